@@ -1,0 +1,82 @@
+"""loader: a project folder and pip-installed plugins, turned into a running Python backend.
+
+This module is the only supported import path; everything else is internal and may move.
+"""
+
+from loader.config.loading import define_config
+from loader.config.models import LoaderConfig
+from loader.core.file_config import define_file_config
+from loader.core.flags import FeatureFlag, FlagSettings
+from loader.core.registry import Registry, Snapshot
+from loader.discovery.plugins import PluginInfo
+from loader.errors import (
+    ConfigError,
+    DiscoveryError,
+    DuplicateResourceError,
+    FeatureFlagError,
+    LoaderError,
+    LoaderWarning,
+    PluginLoadError,
+    ReloadError,
+    ResourceImportError,
+    ResourceValidationError,
+)
+from loader.hookspecs import hookimpl
+from loader.kinds.base import BaseKind, ResourceKind
+from loader.kinds.jobs import job
+from loader.kinds.middlewares import MiddlewareRoute, define_middlewares
+from loader.kinds.migrations import Migration
+from loader.kinds.modules import Module, ModuleProvider
+from loader.kinds.subscribers import subscriber
+from loader.kinds.workflows import StepResponse, create_step, create_workflow
+from loader.project import Project, load_project
+from loader.runtime.workflow_context import WorkflowResult
+from loader.types import Origin, Resource, Root, SourceFile, SourceLocation
+
+__version__ = "0.1.0"
+
+__all__ = [
+    # project files
+    "define_config",
+    "define_file_config",
+    "define_middlewares",
+    "MiddlewareRoute",
+    "FlagSettings",
+    "FeatureFlag",
+    "subscriber",
+    "job",
+    "create_step",
+    "create_workflow",
+    "StepResponse",
+    "WorkflowResult",
+    "Module",
+    "ModuleProvider",
+    "Migration",
+    # programmatic API
+    "load_project",
+    "Project",
+    "LoaderConfig",
+    "Registry",
+    "Snapshot",
+    "Resource",
+    "SourceFile",
+    "SourceLocation",
+    "Root",
+    "Origin",
+    "PluginInfo",
+    # plugins
+    "hookimpl",
+    "ResourceKind",
+    "BaseKind",
+    # errors
+    "LoaderError",
+    "ConfigError",
+    "FeatureFlagError",
+    "DiscoveryError",
+    "ResourceImportError",
+    "ResourceValidationError",
+    "DuplicateResourceError",
+    "PluginLoadError",
+    "ReloadError",
+    "LoaderWarning",
+]

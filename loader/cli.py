@@ -1,0 +1,132 @@
+"""The ``loader`` command line (click for parsing, rich for tables).
+
+A :class:`~loader.errors.LoaderError` is printed as one clear line, ``error: path:line: message``,
+with no traceback; anything else is a bug in loader or a plugin and shows its traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from loader.discovery.plugins import installed_plugins, loader_version
+from loader.errors import LoaderError
+from loader.project import Project, load_project
+
+__all__ = ["main", "cli"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _clean_errors(func: F) -> F:
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except LoaderError as exc:
+            err.print(f"[red]error:[/red] {exc.format()}", markup=True, highlight=False)
+            sys.exit(1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group()
+@click.version_option(loader_version(), prog_name="loader")
+def cli() -> None:
+    """loader: turn a project folder and plugins into a running backend."""
+
+
+project_argument = click.argument("project", default=".", type=click.Path(file_okay=False, path_type=Path))
+
+
+@cli.command()
+@project_argument
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object: resources, flags, plugins, errors.")
+@_clean_errors
+def inspect(project: Path, as_json: bool) -> None:
+    """List every resource, flag, plugin and error of PROJECT (default: the current folder)."""
+    loaded = load_project(project)
+    if as_json:
+        click.echo(json.dumps(_inspect_data(loaded), indent=2, default=str))
+    else:
+        _print_inspect(loaded)
+    if loaded.errors:
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("project", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_clean_errors
+def plugins(project: Path | None, as_json: bool) -> None:
+    """List installed plugins; with PROJECT, also which ones it enables."""
+    found = load_project(project).plugins if project else installed_plugins()
+    if as_json:
+        click.echo(json.dumps([p.to_dict() for p in found], indent=2))
+        return
+    out.print(_plugin_table(found))
+
+
+def _inspect_data(project: Project) -> dict[str, Any]:
+    return {
+        "project": str(project.root),
+        "resources": [r.to_dict() for r in project.registry.list()],
+        "flags": [f.to_dict() for f in project.flags.list()],
+        "plugins": [p.to_dict() for p in project.plugins],
+        "errors": [e.to_dict() for e in project.errors],
+    }
+
+
+def _print_inspect(project: Project) -> None:
+    resources = Table(title=f"Resources of {project.root}", title_justify="left", expand=False)
+    for column in ("kind", "id", "source", "origin", "enabled"):
+        resources.add_column(column, overflow="fold")
+    for r in project.registry.list():
+        state = "yes" if r.enabled else f"no: {r.disabled_reason}"
+        resources.add_row(r.kind, r.id, str(r.location), str(r.origin), state)
+    out.print(resources)
+
+    flags = Table(title="Feature flags", title_justify="left")
+    for column in ("key", "value", "source", "env_key", "defined at"):
+        flags.add_column(column, overflow="fold")
+    for f in project.flags.list():
+        flags.add_row(f.key, json.dumps(f.value), f.source, f.env_key or "", f.defined_at or "")
+    out.print(flags)
+    out.print(_plugin_table(project.plugins))
+
+    if project.errors:
+        err.print(f"[red]{len(project.errors)} error(s):[/red]", markup=True)
+        for error in project.errors:
+            err.print(f"  {error.format()}", markup=False)
+    else:
+        out.print("No errors.")
+
+
+def _plugin_table(plugins: list[Any]) -> Table:
+    table = Table(title="Plugins", title_justify="left")
+    for column in ("name", "distribution", "version", "requires loader", "compatible", "enabled"):
+        table.add_column(column, overflow="fold")
+    for p in plugins:
+        compatible = {True: "yes", False: "no", None: "not declared"}[p.compatible]
+        enabled = "yes" if p.enabled else ("error" if p.error else "no")
+        table.add_row(p.name, p.distribution, p.version, p.requirement or "", compatible, enabled)
+    return table
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``loader`` console script."""
+    try:
+        cli.main(args=argv, prog_name="loader", standalone_mode=True)
+    except SystemExit as exit:
+        return int(exit.code or 0)
+    return 0

@@ -1,0 +1,78 @@
+"""The shape of ``loader_config.py``: pydantic models, strict about unknown keys.
+
+Example (``sample_project/loader_config.py``)::
+
+    config = define_config(
+        project={"http": {"port": 9000}, "worker_mode": "shared"},
+        modules={"notification": {"providers": [{"resolve": "./src/providers/console", "id": "console", "is_default": True}]}},
+        plugins=["greetings"],
+        feature_flags={"custom_feature": False},
+    )
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+__all__ = ["HttpConfig", "ProjectConfig", "ProviderConfig", "ModuleConfig", "PluginConfig", "LoaderConfig"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class HttpConfig(_Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(9000, ge=1, le=65535)
+
+
+class ProjectConfig(_Strict):
+    database_url: str | None = None
+    http: HttpConfig = HttpConfig()
+    worker_mode: Literal["shared", "server", "worker"] = "shared"
+
+
+class ProviderConfig(_Strict):
+    resolve: str
+    id: str = Field(min_length=1)
+    options: dict[str, Any] = {}
+    is_default: bool = False
+
+
+class ModuleConfig(_Strict):
+    resolve: str | None = None
+    options: dict[str, Any] = {}
+    providers: list[ProviderConfig] = []
+    disable: bool = False
+
+
+class PluginConfig(_Strict):
+    resolve: str = Field(min_length=1)
+    options: dict[str, Any] = {}
+
+
+class LoaderConfig(_Strict):
+    """The whole project config; ``define_config`` builds it."""
+
+    project: ProjectConfig = ProjectConfig()
+    modules: dict[str, ModuleConfig] = {}
+    plugins: list[PluginConfig] = []
+    feature_flags: dict[str, bool | dict[str, bool]] = {}
+
+    @field_validator("plugins", mode="before")
+    @classmethod
+    def _plugin_shorthand(cls, value: Any) -> Any:
+        # "greetings" is short for {"resolve": "greetings"}
+        if isinstance(value, list):
+            return [{"resolve": item} if isinstance(item, str) else item for item in value]
+        return value
+
+    @field_validator("modules", mode="before")
+    @classmethod
+    def _module_shorthand(cls, value: Any) -> Any:
+        # {"blog": True} enables a module with no options; False disables a discovered one
+        if isinstance(value, dict):
+            return {k: ({"disable": not v} if isinstance(v, bool) else v) for k, v in value.items()}
+        return value

@@ -1,0 +1,119 @@
+"""Importing discovered files, and turning import failures into ``path:line`` errors.
+
+Files import under their dotted name (``src.api.store.hello.route``) through the normal
+import system, so a file that another file imported first is the same module object.
+Failures are told apart (Flask's lesson): a syntax error points at the offending line and
+shows it; a circular import names every project file in the cycle; anything else points at
+the deepest frame inside project or plugin code.
+"""
+
+from __future__ import annotations
+
+import importlib
+import linecache
+import os
+import sys
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from types import ModuleType, TracebackType
+
+from loader.errors import ResourceImportError
+from loader.types import SourceFile
+
+__all__ = ["import_source", "describe_import_failure", "ensure_on_sys_path", "forget_modules"]
+
+Display = Callable[[str], str]
+
+
+def _cwd_relative(path: str) -> str:
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return path
+    return path if rel.startswith("..") else rel
+
+
+def ensure_on_sys_path(folder: Path) -> None:
+    entry = str(folder)
+    if entry not in sys.path:
+        sys.path.insert(0, entry)
+
+
+def forget_modules(prefixes: Iterable[str]) -> None:
+    """Drop modules whose name is one of ``prefixes`` or below it (a new boot, or a test)."""
+    prefixes = tuple(prefixes)
+    for name in [n for n in sys.modules if n in prefixes or n.startswith(tuple(p + "." for p in prefixes))]:
+        del sys.modules[name]
+    importlib.invalidate_caches()
+
+
+def import_source(source: SourceFile, display: Display = _cwd_relative) -> ModuleType:
+    """Import one discovered file.
+
+    Raises:
+        ResourceImportError: the file (or something it imports) failed; ``path:line`` names
+            the place, which may be another project file.
+    """
+    try:
+        return importlib.import_module(source.module_name)
+    except Exception as exc:
+        path, line, source_line = describe_import_failure(exc, display)
+        if path is None:
+            path, line = source.display, 1
+        if _is_circular(exc):
+            message = f"circular import: {_cycle(exc.__traceback__, display)} ({exc})"
+        elif isinstance(exc, SyntaxError):
+            message = f"syntax error: {exc.msg}"
+        else:
+            message = f"{type(exc).__name__}: {exc}"
+        if path != source.display:
+            message += f" (while importing {source.display})"
+        raise ResourceImportError(message, path=path, line=line, source_line=source_line) from exc
+
+
+def describe_import_failure(
+    exc: BaseException, display: Display = _cwd_relative
+) -> tuple[str | None, int | None, str | None]:
+    """``(path, line, source line)`` of the user code an import failure is about."""
+    if isinstance(exc, SyntaxError) and exc.filename:
+        return display(exc.filename), exc.lineno, exc.text
+    frame = _deepest_user_frame(exc.__traceback__)
+    if frame is None:
+        return None, None, None
+    filename, line = frame
+    return display(filename), line, linecache.getline(filename, line) or None
+
+
+def _is_user_file(filename: str) -> bool:
+    # importlib's own frames are "<frozen importlib._bootstrap>"; site-packages and the
+    # stdlib are not user code, unless the plugin itself lives there (then the last frame wins).
+    return not filename.startswith("<") and os.sep + "importlib" + os.sep not in filename
+
+
+def _frames(tb: TracebackType | None) -> list[tuple[str, int, str]]:
+    out = []
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        out.append((code.co_filename, tb.tb_lineno, code.co_name))
+        tb = tb.tb_next
+    return out
+
+
+def _deepest_user_frame(tb: TracebackType | None) -> tuple[str, int] | None:
+    frames = [(f, n) for f, n, _ in _frames(tb) if _is_user_file(f)]
+    loader_dir = str(Path(__file__).resolve().parent.parent)
+    outside_loader = [(f, n) for f, n in frames if not f.startswith(loader_dir)]
+    chosen = outside_loader or frames
+    return chosen[-1] if chosen else None
+
+
+def _is_circular(exc: BaseException) -> bool:
+    text = str(exc)
+    return isinstance(exc, (ImportError, AttributeError)) and (
+        "partially initialized module" in text or "circular import" in text
+    )
+
+
+def _cycle(tb: TracebackType | None, display: Display) -> str:
+    steps = [f"{display(f)}:{n}" for f, n, name in _frames(tb) if name == "<module>" and _is_user_file(f)]
+    return " -> ".join(steps) + " -> back to a module still being initialized" if steps else "between project files"

@@ -1,0 +1,1 @@
+"""Finding things: scan rules, roots, plugins (entry points and pluggy)."""

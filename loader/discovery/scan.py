@@ -1,0 +1,79 @@
+"""The scan rules: which files of a root are looked at, and which kind claims each.
+
+Pure apart from listing folders. Rules (DESIGN §2): only ``.py``; skip any path segment that
+starts with ``_`` or ``.`` (a module folder's ``__init__.py`` is its definition and is kept),
+``__pycache__``, ``tests/``, ``test_*.py``, ``*_test.py``, ``conftest.py``. Only the folders a
+kind owns are walked, so helpers in ``lib/`` cost nothing at boot. Order is sorted paths.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from loader.kinds.base import ResourceKind
+from loader.types import Root, SourceFile
+
+__all__ = ["is_scanned_name", "scan_root", "module_folders", "module_name_of"]
+
+_SKIP_DIRS = frozenset({"__pycache__", "tests", "node_modules"})
+_SKIP_FILES = frozenset({"conftest.py"})
+
+
+def is_scanned_dir(name: str) -> bool:
+    return not (name.startswith(("_", ".")) or name in _SKIP_DIRS)
+
+
+def is_scanned_name(name: str) -> bool:
+    """Whether a file name passes the rules (the folder rules are applied while walking)."""
+    return (
+        name.endswith(".py")
+        and not name.startswith(("_", "."))
+        and name not in _SKIP_FILES
+        and not name.startswith("test_")
+        and not name.endswith("_test.py")
+    )
+
+
+def module_name_of(root: Root, relpath: str) -> str:
+    parts = relpath.removesuffix(".py").split("/")
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join([root.package, *parts]) if parts else root.package
+
+
+def scan_root(root: Root, kinds: Sequence[ResourceKind]) -> list[SourceFile]:
+    """Every file of ``root`` some kind claims, sorted by path."""
+    applicable = [k for k in kinds if root.kind in k.root_kinds]
+    found: list[SourceFile] = []
+    # A kind with folder "" claims files at the root itself (a module's __init__.py).
+    if any(k.folder == "" for k in applicable) and (root.path / "__init__.py").is_file():
+        _claim(root, "__init__.py", applicable, found)
+    for folder in sorted({k.folder for k in applicable if k.folder}):
+        top = root.path / folder
+        if not top.is_dir():
+            continue
+        for dirpath, dirnames, filenames in os.walk(top):
+            dirnames[:] = sorted(d for d in dirnames if is_scanned_dir(d))
+            rel_dir = Path(dirpath).relative_to(root.path).as_posix()
+            for name in sorted(filenames):
+                if is_scanned_name(name):
+                    _claim(root, f"{rel_dir}/{name}", applicable, found)
+    found.sort(key=lambda f: f.relpath)
+    return found
+
+
+def _claim(root: Root, relpath: str, kinds: Sequence[ResourceKind], found: list[SourceFile]) -> None:
+    for kind in kinds:
+        if kind.claims(relpath):
+            found.append(SourceFile(root, root.path / relpath, relpath, kind.name, module_name_of(root, relpath)))
+            return
+
+
+def module_folders(root: Root) -> list[Path]:
+    """``modules/<name>/`` folders of a resource root that have an ``__init__.py``."""
+    base = root.path / "modules"
+    if not base.is_dir():
+        return []
+    return sorted(p for p in base.iterdir() if p.is_dir() and is_scanned_dir(p.name) and (p / "__init__.py").is_file())

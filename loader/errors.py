@@ -1,0 +1,130 @@
+"""The exception family of loader.
+
+Every error loader raises about user input derives from :class:`LoaderError` and carries the
+place it is about (``path`` and ``line``), so the CLI can print one line,
+``path:line: message``, with no traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = [
+    "LoaderError",
+    "ConfigError",
+    "FeatureFlagError",
+    "DiscoveryError",
+    "ResourceImportError",
+    "ResourceValidationError",
+    "DuplicateResourceError",
+    "PluginLoadError",
+    "ReloadError",
+    "LoaderWarning",
+]
+
+
+class LoaderError(Exception):
+    """Root of every error loader raises about a project, a plugin or a file.
+
+    Attributes:
+        message: What went wrong and what was expected, without the location.
+        path: The file the error is about, if any.
+        line: The 1-based line in ``path``, if known.
+        source_line: The text of that line, when it helps (syntax errors).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | Path | None = None,
+        line: int | None = None,
+        source_line: str | None = None,
+    ) -> None:
+        self.message = message
+        self.path = str(path) if path is not None else None
+        self.line = line
+        self.source_line = source_line
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        return self.format()
+
+    @property
+    def location(self) -> str | None:
+        """``path:line`` (or just ``path``) when the error has a place."""
+        if self.path is None:
+            return None
+        return f"{self.path}:{self.line}" if self.line else self.path
+
+    def format(self) -> str:
+        """The one-line form the CLI prints: ``path:line: message``."""
+        where = self.location
+        text = f"{where}: {self.message}" if where else self.message
+        if self.source_line:
+            text += f"\n    {self.source_line.strip()}"
+        return text
+
+    def to_dict(self) -> dict[str, object]:
+        """A JSON-able view, as ``loader inspect --json`` prints it."""
+        return {
+            "type": type(self).__name__,
+            "message": self.message,
+            "path": self.path,
+            "line": self.line,
+            "location": self.location,
+        }
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.format()!r})"
+
+
+class ConfigError(LoaderError):
+    """``loader_config.py`` or an ``.env`` value is not what loader expects."""
+
+
+class FeatureFlagError(ConfigError):
+    """A feature flag definition or value is invalid (a bad env value, a clashing key…)."""
+
+
+class DiscoveryError(LoaderError):
+    """A file found by the scan breaks a convention (a route without verbs, a bad cron…)."""
+
+
+class ResourceImportError(LoaderError):
+    """A discovered file raised while it was being imported (syntax error, import error…)."""
+
+
+class ResourceValidationError(DiscoveryError):
+    """An object a file defines is marked but invalid (no event, bad schedule…)."""
+
+
+class DuplicateResourceError(LoaderError):
+    """Two resources of one origin claim the same id; the message names both places."""
+
+
+class PluginLoadError(LoaderError):
+    """A plugin could not be loaded: not installed, incompatible, or raised on import."""
+
+
+class ReloadError(LoaderError):
+    """A hot reload could not be applied; the old version keeps serving."""
+
+
+class LoaderWarning(UserWarning):
+    """Base class of the warnings loader emits (things that work, but probably not as meant)."""
+
+
+for _cls in (
+    LoaderError,
+    ConfigError,
+    FeatureFlagError,
+    DiscoveryError,
+    ResourceImportError,
+    ResourceValidationError,
+    DuplicateResourceError,
+    PluginLoadError,
+    ReloadError,
+    LoaderWarning,
+):
+    _cls.__module__ = "loader"

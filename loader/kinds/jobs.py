@@ -1,0 +1,118 @@
+"""Scheduled jobs: functions marked with ``@job`` in ``jobs/``.
+
+Example (``sample_project/src/jobs/nightly_sync.py``)::
+
+    @job(name="nightly-sync", schedule="0 3 * * *")
+    async def nightly_sync(container): ...
+
+``schedule`` is a cron string (five fields, checked with croniter) or an interval in seconds.
+Job names are unique within an origin; the job's id (its owner key) includes the origin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from types import ModuleType
+from typing import Any, Literal, TypeVar
+
+from croniter import croniter
+
+from loader.kinds.base import BaseKind, defined_in, line_of
+from loader.types import Resource, SourceFile
+
+__all__ = ["JobSpec", "job", "JobKind", "JOB_ATTR", "describe_schedule_problem"]
+
+JOB_ATTR = "__loader_job__"
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True, slots=True)
+class JobSpec:
+    """What ``@job`` attached to a function (validated when the file is collected)."""
+
+    name: str
+    schedule: str | float | timedelta
+    number_of_executions: int | None = None
+    concurrency: Literal["forbid", "allow"] = "forbid"
+    timezone: str = "UTC"
+
+    @property
+    def interval_seconds(self) -> float | None:
+        if isinstance(self.schedule, timedelta):
+            return self.schedule.total_seconds()
+        if isinstance(self.schedule, (int, float)) and not isinstance(self.schedule, bool):
+            return float(self.schedule)
+        return None
+
+
+def job(
+    *,
+    name: str,
+    schedule: str | float | timedelta,
+    number_of_executions: int | None = None,
+    concurrency: Literal["forbid", "allow"] = "forbid",
+    timezone: str = "UTC",
+) -> Callable[[F], F]:
+    """Mark ``async def fn(container)`` as a scheduled job.
+
+    Args:
+        name: Unique within its origin (the project or one plugin).
+        schedule: A cron string (``"0 3 * * *"``) or an interval in seconds (or a timedelta).
+        number_of_executions: Stop after this many runs; forever when None.
+        concurrency: ``"forbid"`` skips a tick while the previous run still goes on.
+        timezone: The zone the cron string is read in.
+    """
+
+    def mark(func: F) -> F:
+        setattr(func, JOB_ATTR, JobSpec(name, schedule, number_of_executions, concurrency, timezone))
+        return func
+
+    return mark
+
+
+def describe_schedule_problem(schedule: object) -> str | None:
+    """Why a schedule is invalid, or None when it is fine."""
+    if isinstance(schedule, bool):
+        return f"schedule {schedule!r} is neither a cron string nor an interval"
+    if isinstance(schedule, (int, float, timedelta)):
+        seconds = schedule.total_seconds() if isinstance(schedule, timedelta) else schedule
+        return None if seconds > 0 else f"interval {schedule!r} must be more than 0 seconds"
+    if not isinstance(schedule, str):
+        return f"schedule {schedule!r} is neither a cron string nor an interval in seconds"
+    fields = schedule.split()
+    if len(fields) != 5 or not croniter.is_valid(schedule):
+        return (
+            f"bad cron string {schedule!r}: expected 5 fields "
+            "'minute hour day-of-month month day-of-week' such as '0 3 * * *', or an interval in seconds"
+        )
+    return None
+
+
+class JobKind(BaseKind):
+    name = "job"
+    folder = "jobs"
+
+    def collect(self, module: ModuleType, source: SourceFile) -> list[Resource]:
+        resources = []
+        for export, func in defined_in(module, lambda o: callable(o) and hasattr(o, JOB_ATTR)):
+            spec: JobSpec = getattr(func, JOB_ATTR)
+            line = line_of(func)
+            if not isinstance(spec.name, str) or not spec.name:
+                raise self.invalid(source, line, f"job {export}() needs a name: @job(name=\"nightly-sync\", schedule=...)")
+            problem = describe_schedule_problem(spec.schedule)
+            if problem:
+                raise self.invalid(source, line, f"job {spec.name!r}: {problem}")
+            if spec.concurrency not in ("forbid", "allow"):
+                raise self.invalid(source, line, f"job {spec.name!r}: concurrency {spec.concurrency!r}; expected 'forbid' or 'allow'")
+            runs = spec.number_of_executions
+            if runs is not None and (not isinstance(runs, int) or isinstance(runs, bool) or runs < 1):
+                raise self.invalid(source, line, f"job {spec.name!r}: number_of_executions {runs!r}; expected a positive integer or None")
+            schedule = spec.schedule if isinstance(spec.schedule, str) else f"every {spec.interval_seconds:g}s"
+            resources.append(self.resource(source, spec.name, func, export, line, schedule=schedule, spec=spec))
+        return resources
+
+    def conflict_key(self, resource: Resource) -> object:
+        # Names are unique within an origin; two plugins may both have a "cleanup" job.
+        return (str(resource.origin), resource.id)

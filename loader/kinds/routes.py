@@ -1,0 +1,82 @@
+"""HTTP routes: ``api/**/route.py`` files whose ``GET``/``POST``/… functions are handlers.
+
+``api/store/posts/[id]/route.py`` serves ``/store/posts/{id}``. Two routes of one origin that
+differ only in parameter names (``[id]`` and ``[slug]`` at the same place) are duplicates; a
+project route may override a plugin's or the framework's (logged).
+"""
+
+from __future__ import annotations
+
+import re
+from types import ModuleType
+
+from loader.kinds.base import BaseKind, line_of
+from loader.types import Resource, SourceFile
+
+__all__ = ["RouteKind", "HTTP_METHODS", "url_path_of", "route_shape"]
+
+HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+_PARAM = re.compile(r"^\[([A-Za-z_][A-Za-z0-9_]*)\]$")
+_STATIC = re.compile(r"^[A-Za-z0-9_.~-]+$")
+
+
+def url_path_of(relpath: str) -> tuple[str, str | None]:
+    """``("/store/posts/{id}", None)`` for ``api/store/posts/[id]/route.py``, or an error text."""
+    segments = relpath.split("/")[1:-1]  # drop "api" and "route.py"
+    parts: list[str] = []
+    seen: set[str] = set()
+    for segment in segments:
+        param = _PARAM.match(segment)
+        if param:
+            name = param.group(1)
+            if name in seen:
+                return "", f"path parameter [{name}] appears twice in {relpath}"
+            seen.add(name)
+            parts.append("{" + name + "}")
+        elif _STATIC.match(segment):
+            parts.append(segment)
+        else:
+            return "", (
+                f"folder {segment!r} is not a valid URL segment; expected letters, digits, '-', '_', '.' "
+                "or a parameter like [id]"
+            )
+    return "/" + "/".join(parts), None
+
+
+def route_shape(path: str) -> str:
+    """The path with parameter names erased: what two routes must not share."""
+    return re.sub(r"\{[^}]+\}", "{}", path)
+
+
+class RouteKind(BaseKind):
+    name = "route"
+    folder = "api"
+    conflict_policy = "override"
+
+    def claims(self, relpath: str) -> bool:
+        return relpath.startswith("api/") and relpath.endswith("/route.py")
+
+    def collect(self, module: ModuleType, source: SourceFile) -> list[Resource]:
+        path, problem = url_path_of(source.relpath)
+        if problem:
+            raise self.invalid(source, 1, problem)
+        resources = []
+        for method in HTTP_METHODS:
+            handler = module.__dict__.get(method)
+            if handler is None:
+                continue
+            if not callable(handler):
+                raise self.invalid(source, None, f"{method} must be a function (async def {method}(request)), got {handler!r}")
+            resources.append(
+                self.resource(source, f"{method} {path}", handler, method, line_of(handler), method=method, path=path)
+            )
+        if not resources:
+            raise self.invalid(
+                source,
+                1,
+                "route file defines no handler; expected a function named one of " + ", ".join(HTTP_METHODS),
+            )
+        return resources
+
+    def conflict_key(self, resource: Resource) -> object:
+        return (resource.meta["method"], route_shape(resource.meta["path"]))

@@ -1,0 +1,154 @@
+"""Workflows: plain async Python that awaits steps, collected from ``workflows/``.
+
+Example (``sample_project/src/workflows/publish_post.py``)::
+
+    save_post = create_step("save-post", save, compensate=delete)
+
+    @create_workflow("publish-post")
+    async def publish_post(input, ctx):
+        saved = await save_post(input)
+        await notify(saved)
+        return saved
+
+Each step's ``invoke`` returns ``StepResponse(output, compensate_input)``; on failure the
+completed steps are compensated in reverse order. The step config speaks the vocabulary of
+Medusa's workflow engine so a durable engine can honour it later.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from loader.errors import ResourceValidationError
+from loader.kinds.base import BaseKind, defined_in
+from loader.types import Resource, SourceFile, caller_location
+
+__all__ = ["StepResponse", "StepConfig", "Step", "Workflow", "create_step", "create_workflow", "WorkflowKind"]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class StepResponse(Generic[T]):
+    """What a step returns: its output, and what its compensation will receive."""
+
+    output: T
+    compensate_input: Any = None
+
+
+class StepConfig(BaseModel):
+    """Per-step options (names follow Medusa's workflow engine)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_retries: int = Field(0, ge=0)
+    retry_interval: float = Field(0, ge=0)
+    auto_retry: bool = True
+    max_awaiting_retries: int | None = Field(None, ge=0)
+    async_: bool = False
+    skip_on_permanent_failure: bool | str = False
+    continue_on_permanent_failure: bool = False
+    timeout: float | None = Field(None, gt=0)
+
+
+class Step:
+    """An awaitable unit of a workflow, made by :func:`create_step`."""
+
+    def __init__(
+        self,
+        name: str,
+        invoke: Callable[..., Awaitable[StepResponse[Any]] | StepResponse[Any]],
+        compensate: Callable[..., Any] | None,
+        config: StepConfig,
+        defined_in: str | None,
+        line: int | None,
+    ) -> None:
+        self.name, self.invoke, self.compensate, self.config = name, invoke, compensate, config
+        self.defined_in, self.line = defined_in, line
+
+    async def __call__(self, input: Any = None) -> Any:
+        from loader.runtime.workflow_context import run_step  # the runtime owns execution
+
+        return await run_step(self, input)
+
+    def __repr__(self) -> str:
+        comp = ", compensate" if self.compensate else ""
+        return f"Step({self.name!r}{comp})"
+
+
+class Workflow:
+    """An async function ``(input, ctx)`` that awaits steps, made by :func:`create_workflow`."""
+
+    def __init__(self, name: str, fn: Callable[..., Awaitable[Any]], defined_in: str | None, line: int | None) -> None:
+        self.name, self.fn, self.defined_in, self.line = name, fn, defined_in, line
+        self.__doc__ = fn.__doc__
+
+    async def __call__(self, input: Any = None) -> Any:
+        """Awaited inside another workflow, it runs as a step of it."""
+        from loader.runtime.workflow_context import run_nested
+
+        return await run_nested(self, input)
+
+    async def run(self, input: Any = None, *, container: Any = None) -> Any:
+        """Run to the end; returns a ``WorkflowResult`` (result, errors, step records)."""
+        from loader.runtime.workflow_context import run_workflow
+
+        return await run_workflow(self, input, container=container)
+
+    def __repr__(self) -> str:
+        return f"Workflow({self.name!r})"
+
+
+def create_step(
+    name: str,
+    invoke: Callable[..., Any],
+    compensate: Callable[..., Any] | None = None,
+    **config: Any,
+) -> Step:
+    """Make a step. ``invoke(input, ctx)`` returns ``StepResponse``; ``compensate(compensate_input, ctx)`` undoes it.
+
+    Raises:
+        ResourceValidationError: an unknown or invalid config key, at the calling line.
+    """
+    path, line, module = caller_location()
+    try:
+        parsed = StepConfig(**config)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ResourceValidationError(
+            f"create_step({name!r}): {problems}; expected keys {', '.join(StepConfig.model_fields)}", path=path, line=line
+        ) from None
+    if not callable(invoke) or (compensate is not None and not callable(compensate)):
+        raise ResourceValidationError(f"create_step({name!r}): invoke and compensate must be callables", path=path, line=line)
+    return Step(name, invoke, compensate, parsed, module, line)
+
+
+def create_workflow(name: str) -> Callable[[Callable[..., Awaitable[Any]]], Workflow]:
+    """Mark ``async def fn(input, ctx)`` as the workflow ``name``."""
+    path, line, module = caller_location()
+
+    def mark(fn: Callable[..., Awaitable[Any]]) -> Workflow:
+        return Workflow(name, fn, module, line)
+
+    return mark
+
+
+class WorkflowKind(BaseKind):
+    name = "workflow"
+    folder = "workflows"
+
+    def collect(self, module: ModuleType, source: SourceFile) -> list[Resource]:
+        resources = []
+        for export, wf in defined_in(module, lambda o: isinstance(o, Workflow)):
+            if not isinstance(wf.name, str) or not wf.name:
+                raise self.invalid(source, wf.line, f"workflow {export} needs a name: @create_workflow(\"publish-post\")")
+            if not inspect.iscoroutinefunction(wf.fn):
+                raise self.invalid(source, wf.line, f"workflow {wf.name!r} must be an async function (async def {wf.fn.__name__}(input, ctx))")
+            resources.append(self.resource(source, wf.name, wf, export, wf.line))
+        return resources

@@ -1,0 +1,149 @@
+"""Small value types shared by every part of loader."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+__all__ = ["SourceLocation", "Origin", "RootKind", "Root", "SourceFile", "Resource", "caller_location"]
+
+RootKind = Literal["builtin", "plugin", "project", "module", "provider"]
+
+
+@dataclass(frozen=True, slots=True)
+class SourceLocation:
+    """A place in a file: what error messages and ``loader inspect`` point at."""
+
+    path: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}" if self.line else self.path
+
+
+def caller_location(depth: int = 2) -> tuple[str | None, int | None, str | None]:
+    """Where the caller's caller stands: ``(file, line, module name)``.
+
+    Constructors such as ``FlagSettings(...)`` or ``Module(...)`` call this once, so loader can
+    point at the line that defined an object without reading the source again.
+    """
+    try:
+        frame = sys._getframe(depth)
+    except ValueError:  # pragma: no cover - called from the top of the stack
+        return None, None, None
+    return frame.f_code.co_filename, frame.f_lineno, frame.f_globals.get("__name__")
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Who a resource belongs to: the framework, a plugin, a module, or the project."""
+
+    kind: Literal["builtin", "plugin", "module", "project"]
+    name: str = ""
+
+    def __str__(self) -> str:
+        return self.kind if not self.name else f"{self.kind}:{self.name}"
+
+    @classmethod
+    def parse(cls, text: str) -> Origin:
+        kind, _, name = text.partition(":")
+        return cls(kind, name)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class Root:
+    """A folder scanned with the convention rules, and how its files are imported.
+
+    Attributes:
+        origin: Who owns the resources found here.
+        path: The folder (``<project>/src``, a plugin package folder, a module folder…).
+        package: The dotted module name of ``path``; a file ``a/b.py`` below it imports as
+            ``<package>.a.b``.
+        kind: What sort of root this is; it decides which resource kinds are looked for.
+        options: Options the owner was configured with (plugin or provider options).
+        display_base: The folder paths are shown relative to (the project root for project
+            files), so messages say ``src/api/store/hello/route.py`` rather than an absolute path.
+    """
+
+    origin: Origin
+    path: Path
+    package: str
+    kind: RootKind
+    options: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    display_base: Path | None = None
+
+    def display(self, path: Path) -> str:
+        base = self.display_base or self.path.parent
+        try:
+            return path.relative_to(base).as_posix()
+        except ValueError:
+            return str(path)
+
+    def __repr__(self) -> str:
+        return f"Root({str(self.origin)!r}, {self.kind}, {str(self.path)!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFile:
+    """One discovered ``.py`` file of one root, and the kind that claimed it."""
+
+    root: Root
+    path: Path
+    relpath: str  # POSIX, relative to the root: "api/store/hello/route.py"
+    kind: str
+    module_name: str
+
+    @property
+    def display(self) -> str:
+        return self.root.display(self.path)
+
+    def __repr__(self) -> str:
+        return f"SourceFile({self.kind!r}, {self.display!r}, origin={str(self.root.origin)!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    """One thing a file contributes: a route handler, a subscriber, a job…
+
+    ``owner_key`` (origin, path relative to its root, export name) identifies the resource
+    across reloads; ``id`` is what users see and what conflicts are checked on.
+    """
+
+    kind: str
+    id: str
+    obj: Any = field(compare=False)
+    source: SourceFile = field(compare=False)
+    line: int | None
+    export: str
+    enabled: bool = True
+    disabled_reason: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def origin(self) -> Origin:
+        return self.source.root.origin
+
+    @property
+    def owner_key(self) -> tuple[str, str, str, str]:
+        return (self.kind, str(self.origin), self.source.relpath, self.export)
+
+    @property
+    def location(self) -> SourceLocation:
+        return SourceLocation(self.source.display, self.line)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "id": self.id,
+            "source": str(self.location),
+            "origin": str(self.origin),
+            "enabled": self.enabled,
+            "disabled_reason": self.disabled_reason,
+            **{k: v for k, v in self.meta.items() if isinstance(v, (str, int, float, bool, list, type(None)))},
+        }
+
+    def __repr__(self) -> str:
+        state = "" if self.enabled else f", disabled={self.disabled_reason!r}"
+        return f"Resource(kind={self.kind!r}, id={self.id!r}, source='{self.location}', origin='{self.origin}'{state})"

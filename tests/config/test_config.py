@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from loader import ConfigError, define_config, load_project
+from loader.config import load_env
+
+
+def test_defaults() -> None:
+    config = define_config()
+    assert config.project.http.port == 9000
+    assert config.project.worker_mode == "shared"
+
+
+def test_plugin_and_module_shorthands() -> None:
+    config = define_config(plugins=["greetings", {"resolve": "x", "options": {"a": 1}}], modules={"blog": True, "old": False})
+    assert [p.resolve for p in config.plugins] == ["greetings", "x"]
+    assert config.modules["old"].disable is True
+
+
+def test_unknown_key_names_file_line_and_allowed_keys(make_project) -> None:
+    root = make_project({
+        "loader_config.py": """
+            from loader import define_config
+
+            config = define_config(
+                project={
+                    "http": {"prot": 9000},
+                },
+            )
+        """,
+    })
+    with pytest.raises(ConfigError) as info:
+        load_project(root)
+    err = info.value
+    assert err.location == "loader_config.py:5"
+    assert "unknown key 'prot' in project.http; expected one of host, port" in err.message
+
+
+def test_bad_value_names_field_value_and_expectation(make_project) -> None:
+    root = make_project({
+        "loader_config.py": """
+            from loader import define_config
+            config = define_config(
+                project={"worker_mode": "both"},
+            )
+        """,
+    })
+    with pytest.raises(ConfigError) as info:
+        load_project(root)
+    assert info.value.location == "loader_config.py:3"
+    assert "project.worker_mode: got 'both'; expected input should be 'shared', 'server' or 'worker'" in info.value.message
+
+
+def test_top_level_typo(make_project) -> None:
+    root = make_project({"loader_config.py": "from loader import define_config\nconfig = define_config(featureflags={})\n"})
+    with pytest.raises(ConfigError, match="unknown key 'featureflags' in define_config\\(\\); expected one of project, modules, plugins, feature_flags"):
+        load_project(root)
+
+
+def test_config_that_defines_no_config(make_project) -> None:
+    root = make_project({"loader_config.py": "x = 1\n"})
+    with pytest.raises(ConfigError, match="must define `config = define_config"):
+        load_project(root)
+
+
+def test_config_that_raises_points_at_its_line(make_project) -> None:
+    root = make_project({"loader_config.py": "import os\n\nPORT = int(os.environ['NOPE_NOT_SET'])\n"})
+    with pytest.raises(ConfigError) as info:
+        load_project(root)
+    assert info.value.location == "loader_config.py:3"
+    assert "KeyError" in info.value.message
+
+
+def test_not_a_project(tmp_path) -> None:
+    with pytest.raises(ConfigError, match="is not a loader project"):
+        load_project(tmp_path)
+
+
+def test_env_files_load_and_set_variables_win(tmp_path, monkeypatch) -> None:
+    (tmp_path / ".env").write_text("A=from_env\nB=from_env\nC=from_env\n")
+    (tmp_path / ".env.test").write_text("B=from_stage\n")
+    monkeypatch.setenv("LOADER_ENV", "test")
+    monkeypatch.setenv("C", "already_set")
+    added = load_env(tmp_path)
+    assert (os.environ["A"], os.environ["B"], os.environ["C"]) == ("from_env", "from_stage", "already_set")
+    assert added == {"B": ".env.test", "A": ".env"}
+
+
+def test_env_file_drives_a_flag(make_project) -> None:
+    root = make_project({
+        ".env": "LOADER_FF_CUSTOM_FEATURE=yes\n",
+        "src/feature_flags/custom.py": """
+            from loader import FlagSettings
+            custom = FlagSettings(key="custom_feature", default_val=False, env_key="LOADER_FF_CUSTOM_FEATURE")
+        """,
+    })
+    project = load_project(root)
+    flag = project.flags.get("custom_feature")
+    assert (flag.value, flag.source) == (True, "env")
