@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from loader.discovery.plugins import installed_plugins, loader_version
@@ -24,7 +25,9 @@ from loader.project import Project, load_project
 __all__ = ["main", "cli"]
 
 F = TypeVar("F", bound=Callable[..., Any])
-out = Console(highlight=False, soft_wrap=True)
+# Piped output (CI logs, `| less`) gets wide tables rather than rich's 80-column default.
+_WIDTH = None if sys.stdout.isatty() else 220
+out = Console(highlight=False, width=_WIDTH)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
@@ -89,18 +92,19 @@ def _inspect_data(project: Project) -> dict[str, Any]:
 
 def _print_inspect(project: Project) -> None:
     resources = Table(title=f"Resources of {project.root}", title_justify="left", expand=False)
-    for column in ("kind", "id", "source", "origin", "enabled"):
-        resources.add_column(column, overflow="fold")
+    for column in ("kind", "id", "source", "origin"):
+        resources.add_column(column, no_wrap=True)
+    resources.add_column("enabled", overflow="fold")
     for r in project.registry.list():
         state = "yes" if r.enabled else f"no: {r.disabled_reason}"
-        resources.add_row(r.kind, r.id, str(r.location), str(r.origin), state)
+        resources.add_row(*map(escape, (r.kind, r.id, str(r.location), str(r.origin), state)))
     out.print(resources)
 
     flags = Table(title="Feature flags", title_justify="left")
     for column in ("key", "value", "source", "env_key", "defined at"):
         flags.add_column(column, overflow="fold")
     for f in project.flags.list():
-        flags.add_row(f.key, json.dumps(f.value), f.source, f.env_key or "", f.defined_at or "")
+        flags.add_row(*map(escape, (f.key, json.dumps(f.value), f.source, f.env_key or "", f.defined_at or "")))
     out.print(flags)
     out.print(_plugin_table(project.plugins))
 
@@ -119,7 +123,7 @@ def _plugin_table(plugins: list[Any]) -> Table:
     for p in plugins:
         compatible = {True: "yes", False: "no", None: "not declared"}[p.compatible]
         enabled = "yes" if p.enabled else ("error" if p.error else "no")
-        table.add_row(p.name, p.distribution, p.version, p.requirement or "", compatible, enabled)
+        table.add_row(*map(escape, (p.name, p.distribution, p.version, p.requirement or "", compatible, enabled)))
     return table
 
 

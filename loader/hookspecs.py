@@ -42,7 +42,7 @@ def loader_configure(config: LoaderConfig, project_root: Path) -> None:
 
 
 @hookspec
-def loader_register_kinds() -> list[ResourceKind]:
+def loader_register_kinds() -> list[ResourceKind]:  # type: ignore[empty-body]
     """Return new resource kinds; each owns a folder and is scanned in every root like the built-ins.
 
     A kind implements ``loader.ResourceKind`` (subclass ``loader.BaseKind``): ``name``,

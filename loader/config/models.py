@@ -25,7 +25,7 @@ class _Strict(BaseModel):
 
 class HttpConfig(_Strict):
     host: str = "127.0.0.1"
-    port: int = Field(9000, ge=1, le=65535)
+    port: int = Field(default=9000, ge=1, le=65535)
 
 
 class ProjectConfig(_Strict):

@@ -8,6 +8,7 @@ exactly as it was. Readers (the HTTP router, the event bus, the scheduler) take
 
 from __future__ import annotations
 
+import builtins
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -68,27 +69,27 @@ class Registry:
         self._policies = policies or {}
         self.load_order = load_order or {}
         self._snapshot = Snapshot(MappingProxyType({}), 0)
-        self.overrides: list[tuple[Resource, Resource]] = []
+        self.overrides: builtins.list[tuple[Resource, Resource]] = []
 
     # -- reading ----------------------------------------------------------------------
     def snapshot(self) -> Snapshot:
         return self._snapshot
 
-    def list(self, kind: str | None = None, *, include_disabled: bool = True) -> list[Resource]:
+    def list(self, kind: str | None = None, *, include_disabled: bool = True) -> builtins.list[Resource]:
         return [
             r
             for r in self._resources.values()
             if (kind is None or r.kind == kind) and (include_disabled or r.enabled)
         ]
 
-    def by_source(self, path: str) -> list[Resource]:
+    def by_source(self, path: str) -> builtins.list[Resource]:
         return [r for r in self._resources.values() if r.source.display == path]
 
     def sources(self) -> set[str]:
         return {r.source.display for r in self._resources.values()} | set(self._errors)
 
     @property
-    def errors(self) -> list[LoaderError]:
+    def errors(self) -> builtins.list[LoaderError]:
         return [e for errs in self._errors.values() for e in errs]
 
     def __len__(self) -> int:
@@ -145,7 +146,7 @@ class Registry:
             log.info("%s %s from %s overrides %s", winner.kind, winner.id, winner.location, loser.location)
         self._snapshot = self._build_snapshot()
 
-    def _check_conflicts(self, resources: Iterable[Resource]) -> list[tuple[Resource, Resource]]:
+    def _check_conflicts(self, resources: Iterable[Resource]) -> builtins.list[tuple[Resource, Resource]]:
         seen: dict[tuple[str, object], Resource] = {}
         overrides: list[tuple[Resource, Resource]] = []
         for resource in resources:

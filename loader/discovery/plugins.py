@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata as md
+import importlib.util
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -131,7 +133,7 @@ def load_plugin(info: PluginInfo, pm: pluggy.PluginManager) -> ModuleType:
     try:
         loaded = entry.load()
     except Exception as exc:
-        path, line, source_line = describe_import_failure(exc)
+        path, line, source_line = describe_import_failure(exc, _relative_to_package_parent(entry.module))
         raise PluginLoadError(
             f"{label} failed to import: {type(exc).__name__}: {exc}", path=path, line=line, source_line=source_line
         ) from exc
@@ -143,6 +145,21 @@ def load_plugin(info: PluginInfo, pm: pluggy.PluginManager) -> ModuleType:
         raise PluginLoadError(f"{label} has invalid hooks: {exc}") from exc
     info.root = _package_dir(module)
     return module
+
+
+def _relative_to_package_parent(module_name: str) -> Callable[[str], str]:
+    """Show a plugin's files as ``loader_plugin_x/__init__.py``, like every other path."""
+    spec = importlib.util.find_spec(module_name.partition(".")[0])
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    base = Path(locations[0]).parent if locations else None
+
+    def display(filename: str) -> str:
+        path = Path(filename)
+        if base is not None and path.is_relative_to(base):
+            return path.relative_to(base).as_posix()
+        return filename
+
+    return display
 
 
 def _package_dir(module: ModuleType) -> Path:

@@ -26,11 +26,30 @@ RESOURCE_ROOTS: frozenset[RootKind] = frozenset({"builtin", "plugin", "project"}
 class ResourceKind(Protocol):
     """What loader needs to know about one kind of resource."""
 
-    name: str  #: singular, e.g. "route"; the ``kind`` of its resources
-    folder: str  #: the folder below a root it owns, e.g. "api"
-    root_kinds: frozenset[RootKind]  #: which roots it is looked for in
-    reloadable: bool  #: False: a change to one of its files restarts the dev server
-    conflict_policy: ConflictPolicy  #: between origins: later root overrides, or an error
+    @property
+    def name(self) -> str:
+        """Singular, e.g. "route": the ``kind`` of its resources."""
+        ...
+
+    @property
+    def folder(self) -> str:
+        """The folder below a root it owns, e.g. "api" ("" for a root's own ``__init__.py``)."""
+        ...
+
+    @property
+    def root_kinds(self) -> frozenset[RootKind]:
+        """Which roots it is looked for in."""
+        ...
+
+    @property
+    def reloadable(self) -> bool:
+        """False: a change to one of its files restarts the dev server."""
+        ...
+
+    @property
+    def conflict_policy(self) -> ConflictPolicy:
+        """Between origins: the later root overrides, or it is an error."""
+        ...
 
     def claims(self, relpath: str) -> bool:
         """Whether a file (POSIX path relative to its root) belongs to this kind."""

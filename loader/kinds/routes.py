@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import re
 from types import ModuleType
+from typing import ClassVar
+
+from loader.core.registry import ConflictPolicy
 
 from loader.kinds.base import BaseKind, line_of
 from loader.types import Resource, SourceFile
@@ -51,7 +54,7 @@ def route_shape(path: str) -> str:
 class RouteKind(BaseKind):
     name = "route"
     folder = "api"
-    conflict_policy = "override"
+    conflict_policy: ClassVar[ConflictPolicy] = "override"
 
     def claims(self, relpath: str) -> bool:
         return relpath.startswith("api/") and relpath.endswith("/route.py")

@@ -1,0 +1,31 @@
+"""The `command` decorator marks a function; CommandKind collects the marked ones."""
+
+from loader import BaseKind
+from loader.kinds.base import defined_in, line_of
+
+COMMAND_ATTR = "__loader_command__"
+
+
+def command(*, name):
+    """Mark a function as the command `name`. Marking only: the kind collects it."""
+
+    def mark(func):
+        setattr(func, COMMAND_ATTR, name)
+        return func
+
+    return mark
+
+
+class CommandKind(BaseKind):
+    name = "command"
+    folder = "commands"  # in src/ and in every enabled plugin, like subscribers/
+
+    def collect(self, module, source):
+        resources = []
+        # defined_in skips commands imported from another file: each is collected once.
+        for export, func in defined_in(module, lambda o: callable(o) and hasattr(o, COMMAND_ATTR)):
+            name, line = getattr(func, COMMAND_ATTR), line_of(func)
+            if not isinstance(name, str) or not name:
+                raise self.invalid(source, line, f'command {export}() needs a name: @command(name="seed")')
+            resources.append(self.resource(source, name, func, export, line))
+        return resources
