@@ -22,7 +22,7 @@ from loader.errors import (
     ResourceValidationError,
 )
 from loader.hookspecs import hookimpl
-from loader.kinds.base import BaseKind, ResourceKind
+from loader.kinds.base import BaseKind, ResourceKind, defined_in, line_of
 from loader.kinds.jobs import job
 from loader.kinds.middlewares import MiddlewareRoute, define_middlewares
 from loader.kinds.migrations import Migration
@@ -68,6 +68,8 @@ __all__ = [
     "hookimpl",
     "ResourceKind",
     "BaseKind",
+    "defined_in",
+    "line_of",
     # errors
     "LoaderError",
     "ConfigError",

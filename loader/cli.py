@@ -83,7 +83,7 @@ def plugins(project: Path | None, as_json: bool) -> None:
 def _inspect_data(project: Project) -> dict[str, Any]:
     return {
         "project": str(project.root),
-        "resources": [r.to_dict() for r in project.registry.list()],
+        "resources": [project.registry.describe(r) for r in project.registry.list()],
         "flags": [f.to_dict() for f in project.flags.list()],
         "plugins": [p.to_dict() for p in project.plugins],
         "errors": [e.to_dict() for e in project.errors],
@@ -96,7 +96,8 @@ def _print_inspect(project: Project) -> None:
         resources.add_column(column, no_wrap=True)
     resources.add_column("enabled", overflow="fold")
     for r in project.registry.list():
-        state = "yes" if r.enabled else f"no: {r.disabled_reason}"
+        enabled, reason = project.registry.state(r)
+        state = "yes" if enabled else f"no: {reason}"
         resources.add_row(*map(escape, (r.kind, r.id, str(r.location), str(r.origin), state)))
     out.print(resources)
 

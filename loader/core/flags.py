@@ -121,7 +121,11 @@ class FlagRouter:
                 path=display_path or settings.path,
                 line=settings.line,
             )
-        value = self._resolve(settings, config_flags or {}, os.environ if environ is None else environ, where)
+        try:
+            value = self._resolve(settings, config_flags or {}, os.environ if environ is None else environ, where)
+        except FeatureFlagError as exc:
+            exc.path, exc.line = display_path or settings.path, settings.line
+            raise
         self._settings[settings.key] = settings
         self._values[settings.key] = value
         return value
@@ -137,9 +141,7 @@ class FlagRouter:
                 try:
                     return make(parse_flag_env(settings.env_key, environ[settings.env_key]), "env")
                 except FeatureFlagError as exc:
-                    raise FeatureFlagError(
-                        f"{exc.message} (flag {settings.key!r} defined at {where})"
-                    ) from None
+                    raise FeatureFlagError(f"flag {settings.key!r}: {exc.message}") from None
             if source == "config" and settings.key in config_flags:
                 return make(config_flags[settings.key], "config")
         return make(bool(settings.default_val), "default")

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import ModuleType, TracebackType
 
-from loader.errors import ResourceImportError
+from loader.errors import LoaderError, ResourceImportError
 from loader.types import SourceFile
 
 __all__ = ["import_source", "describe_import_failure", "ensure_on_sys_path", "forget_modules"]
@@ -56,6 +56,10 @@ def import_source(source: SourceFile, display: Display = _cwd_relative) -> Modul
     """
     try:
         return importlib.import_module(source.module_name)
+    except LoaderError as exc:  # raised by a constructor (create_step…) at the user's line
+        if exc.path is not None and os.path.isabs(exc.path):
+            exc.path = display(exc.path)
+        raise
     except Exception as exc:
         path, line, source_line = describe_import_failure(exc, display)
         if path is None:

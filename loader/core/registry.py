@@ -82,6 +82,18 @@ class Registry:
             if (kind is None or r.kind == kind) and (include_disabled or r.enabled)
         ]
 
+    def state(self, resource: Resource) -> tuple[bool, str | None]:
+        """Whether a resource is active, and why not: disabled by its file, or overridden."""
+        for winner, loser in self.overrides:
+            if loser is resource:
+                return False, f"overridden by {winner.location} ({winner.origin})"
+        return resource.enabled, resource.disabled_reason
+
+    def describe(self, resource: Resource) -> dict[str, object]:
+        """``resource.to_dict()`` with its actual state (what ``loader inspect`` prints)."""
+        enabled, reason = self.state(resource)
+        return {**resource.to_dict(), "enabled": enabled, "disabled_reason": reason}
+
     def by_source(self, path: str) -> builtins.list[Resource]:
         return [r for r in self._resources.values() if r.source.display == path]
 

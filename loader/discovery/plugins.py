@@ -14,7 +14,7 @@ import importlib.metadata as md
 import importlib.util
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from functools import cache, cached_property
 from pathlib import Path
 from types import ModuleType
 
@@ -32,6 +32,7 @@ __all__ = ["ENTRY_POINT_GROUP", "PluginInfo", "installed_plugins", "loader_versi
 ENTRY_POINT_GROUP = "loader.plugins"
 
 
+@cache
 def loader_version() -> str:
     try:
         return md.version("loader")
@@ -39,21 +40,54 @@ def loader_version() -> str:
         return "0.0.0"
 
 
-@dataclass
 class PluginInfo:
-    """One installed plugin, as ``loader plugins`` and ``loader inspect`` show it."""
+    """One installed plugin, as ``loader plugins`` and ``loader inspect`` show it.
 
-    name: str
-    distribution: str
-    version: str
-    entry_point: str
-    requirement: str | None = None  # e.g. "loader>=0.1,<0.2"
-    compatible: bool | None = None  # None: the plugin does not say
-    enabled: bool = False
-    options: dict[str, object] | None = None
-    root: Path | None = None
-    error: LoaderError | None = None
-    _entry: md.EntryPoint | None = None
+    Listing plugins imports nothing and reads a distribution's metadata (name, version,
+    the loader versions it requires) only when asked: at boot, only for the plugins the
+    config enables.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        entry_point: str,
+        entry: md.EntryPoint | None = None,
+        *,
+        distribution: str | None = None,
+        version: str | None = None,
+        root: Path | None = None,
+    ) -> None:
+        self.name, self.entry_point, self._entry, self.root = name, entry_point, entry, root
+        self._distribution, self._version = distribution, version
+        self.enabled = False
+        self.options: dict[str, object] | None = None
+        self.error: LoaderError | None = None
+
+    @cached_property
+    def distribution(self) -> str:
+        dist = self._entry.dist if self._entry else None
+        return self._distribution or (dist.name if dist else "?")
+
+    @cached_property
+    def version(self) -> str:
+        dist = self._entry.dist if self._entry else None
+        return self._version or (dist.version if dist else "?")
+
+    @cached_property
+    def _requirement(self) -> Requirement | None:
+        return _loader_requirement(self._entry.dist if self._entry else None)
+
+    @property
+    def requirement(self) -> str | None:
+        """The loader versions the plugin declares it supports, e.g. ``loader<0.2,>=0.1``."""
+        return str(self._requirement) if self._requirement else None
+
+    @property
+    def compatible(self) -> bool | None:
+        """Whether the installed loader is in that range; None when the plugin does not say."""
+        req = self._requirement
+        return None if req is None else req.specifier.contains(Version(loader_version()), prereleases=True)
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -77,23 +111,7 @@ class PluginInfo:
 
 def installed_plugins() -> list[PluginInfo]:
     """Every installed ``loader.plugins`` entry point, sorted by name; nothing is imported."""
-    current = Version(loader_version())
-    found = []
-    for ep in md.entry_points(group=ENTRY_POINT_GROUP):
-        dist = ep.dist
-        requirement = _loader_requirement(dist)
-        compatible = None if requirement is None else requirement.specifier.contains(current, prereleases=True)
-        found.append(
-            PluginInfo(
-                name=ep.name,
-                distribution=dist.name if dist else "?",
-                version=dist.version if dist else "?",
-                entry_point=f"{ep.name} = {ep.value}",
-                requirement=str(requirement) if requirement else None,
-                compatible=compatible,
-                _entry=ep,
-            )
-        )
+    found = [PluginInfo(ep.name, f"{ep.name} = {ep.value}", ep) for ep in md.entry_points(group=ENTRY_POINT_GROUP)]
     return sorted(found, key=lambda p: p.name)
 
 
@@ -128,16 +146,16 @@ def load_plugin(info: PluginInfo, pm: pluggy.PluginManager) -> ModuleType:
             "upgrade the plugin or install a loader version it supports"
         )
     entry = info._entry
-    if entry is None:
-        raise PluginLoadError(f"{label} has no entry point to load")
+    # An installed plugin loads through its entry point; a local folder by its package name.
+    module_name = entry.module if entry is not None else (info.root.name if info.root else info.name)
     try:
-        loaded = entry.load()
+        loaded = entry.load() if entry is not None else importlib.import_module(module_name)
     except Exception as exc:
-        path, line, source_line = describe_import_failure(exc, _relative_to_package_parent(entry.module))
+        path, line, source_line = describe_import_failure(exc, _relative_to_package_parent(module_name))
         raise PluginLoadError(
             f"{label} failed to import: {type(exc).__name__}: {exc}", path=path, line=line, source_line=source_line
         ) from exc
-    module = loaded if isinstance(loaded, ModuleType) else importlib.import_module(entry.module)
+    module = loaded if isinstance(loaded, ModuleType) else importlib.import_module(module_name)
     try:
         pm.register(loaded, name=info.name)
         pm.check_pending()

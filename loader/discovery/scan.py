@@ -51,23 +51,30 @@ def scan_root(root: Root, kinds: Sequence[ResourceKind]) -> list[SourceFile]:
     if any(k.folder == "" for k in applicable) and (root.path / "__init__.py").is_file():
         _claim(root, "__init__.py", applicable, found)
     for folder in sorted({k.folder for k in applicable if k.folder}):
-        top = root.path / folder
-        if not top.is_dir():
-            continue
-        for dirpath, dirnames, filenames in os.walk(top):
-            dirnames[:] = sorted(d for d in dirnames if is_scanned_dir(d))
-            rel_dir = Path(dirpath).relative_to(root.path).as_posix()
-            for name in sorted(filenames):
-                if is_scanned_name(name):
-                    _claim(root, f"{rel_dir}/{name}", applicable, found)
+        _walk(root, os.path.join(str(root.path), folder), folder, applicable, found)
     found.sort(key=lambda f: f.relpath)
     return found
+
+
+def _walk(root: Root, folder: str, rel: str, kinds: Sequence[ResourceKind], found: list[SourceFile]) -> None:
+    # os.scandir with DirEntry.is_dir() (no extra stat) and string paths: this runs once per
+    # folder of the project, and at 1,000 routes it is most of what boot adds to the imports.
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    for entry in entries:
+        if entry.is_dir():
+            if is_scanned_dir(entry.name):
+                _walk(root, entry.path, f"{rel}/{entry.name}", kinds, found)
+        elif is_scanned_name(entry.name):
+            _claim(root, f"{rel}/{entry.name}", kinds, found)
 
 
 def _claim(root: Root, relpath: str, kinds: Sequence[ResourceKind], found: list[SourceFile]) -> None:
     for kind in kinds:
         if kind.claims(relpath):
-            found.append(SourceFile(root, root.path / relpath, relpath, kind.name, module_name_of(root, relpath)))
+            found.append(SourceFile(root, relpath, kind.name, module_name_of(root, relpath)))
             return
 
 

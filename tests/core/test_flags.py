@@ -73,7 +73,7 @@ def test_bad_env_value_is_reported_with_the_flag_file(make_project, monkeypatch)
     [error] = project.errors
     assert isinstance(error, FeatureFlagError)
     assert "LOADER_FF_CUSTOM_FEATURE='maybe' is not a boolean" in error.message
-    assert "src/feature_flags/custom.py:2" in error.message
+    assert error.location == "src/feature_flags/custom.py:2"
 
 
 def test_flags_of_every_root_are_registered_before_resources_import(make_project, monkeypatch) -> None:

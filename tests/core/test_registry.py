@@ -12,7 +12,7 @@ from loader.errors import ResourceImportError
 def res(kind: str, id: str, rel: str, origin: str = "project", export: str = "GET", line: int = 1) -> Resource:
     o = Origin.parse(origin)
     root = Root(o, Path("/p/src"), "src", "project" if o.kind == "project" else "plugin", display_base=Path("/p"))
-    source = SourceFile(root, Path("/p/src") / rel, rel, kind, "src." + rel)
+    source = SourceFile(root, rel, kind, "src." + rel)
     return Resource(kind=kind, id=id, obj=object(), source=source, line=line, export=export)
 
 

@@ -79,6 +79,8 @@ def test_project_route_overrides_a_plugin_route(make_project, caplog) -> None:
     served = [r for r in project.registry.snapshot().of("route") if r.id == "GET /greetings"]
     assert [str(r.origin) for r in served] == ["project"]
     assert "overrides" in caplog.text
+    [loser] = [r for r in project.registry.list("route") if r.id == "GET /greetings" and r.origin.kind == "plugin"]
+    assert project.registry.state(loser) == (False, "overridden by src/api/greetings/route.py:1 (project)")
 
 
 def test_plugin_that_raises_on_import(make_project) -> None:
@@ -137,3 +139,57 @@ def test_plugin_hooks_observe_loading(make_project, site) -> None:
     })
     load_project(root)
     assert "GET /a" in sys.modules["spy_plugin"].SEEN
+
+
+def test_plugin_refusing_its_options_points_at_the_config(make_project) -> None:
+    root = make_project({
+        "loader_config.py": "from loader import define_config\n\nconfig = define_config(\n    plugins=[{'resolve': 'greetings', 'options': {'greeting': 3}}],\n)\n",
+    })
+    [error] = load_project(root).errors
+    assert error.location == "loader_config.py:4"
+    assert "plugin 'greetings': option 'greeting' is 3; expected a str" in error.message
+
+
+def test_local_folder_plugin_is_scanned_and_its_hooks_run(make_project) -> None:
+    root = make_project({
+        "loader_config.py": "from loader import define_config\nconfig = define_config(plugins=['./local_plugins/audit'])\n",
+        "local_plugins/audit/__init__.py": """
+            from loader import hookimpl
+            LOADED = []
+
+            @hookimpl
+            def loader_project_loaded(registry):
+                LOADED.append(len(registry))
+        """,
+        "local_plugins/audit/jobs/audit.py": """
+            from loader import job
+
+            @job(name="audit", schedule=60)
+            async def audit(container):
+                pass
+        """,
+    })
+    project = load_project(root)
+    assert project.errors == []
+    [audit] = project.registry.list("job")
+    assert str(audit.origin) == "plugin:audit" and str(audit.location) == "audit/jobs/audit.py:3"
+    assert sys.modules["audit"].LOADED == [len(project.registry)]
+
+
+def test_a_plugin_hook_that_raises_is_reported_not_fatal(make_project, site) -> None:
+    write_distribution(site, "loader-plugin-bad-hook", "1.0", "bad_hook_plugin", "loader>=0.1", init="""
+        from loader import hookimpl
+
+        @hookimpl
+        def loader_project_loaded(registry):
+            raise RuntimeError("observer bug")
+    """)
+    root = make_project({
+        "loader_config.py": "from loader import define_config\nconfig = define_config(plugins=['bad_hook_plugin'])\n",
+        "src/api/a/route.py": "async def GET(request):\n    return {}\n",
+    })
+    project = load_project(root)
+    [error] = project.errors
+    assert "loader_project_loaded hook raised RuntimeError: observer bug" in error.message
+    assert error.location == "bad_hook_plugin/__init__.py:6"
+    assert [r.id for r in project.registry.list("route")] == ["GET /a"]

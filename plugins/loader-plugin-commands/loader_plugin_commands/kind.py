@@ -1,7 +1,6 @@
 """The `command` decorator marks a function; CommandKind collects the marked ones."""
 
-from loader import BaseKind
-from loader.kinds.base import defined_in, line_of
+from loader import BaseKind, defined_in, line_of
 
 COMMAND_ATTR = "__loader_command__"
 
