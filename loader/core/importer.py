@@ -13,14 +13,14 @@ import importlib
 import linecache
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType, TracebackType
 
 from loader.errors import LoaderError, ResourceImportError
 from loader.types import SourceFile
 
-__all__ = ["import_source", "describe_import_failure", "ensure_on_sys_path", "forget_modules"]
+__all__ = ["import_source", "describe_import_failure", "ensure_on_sys_path"]
 
 Display = Callable[[str], str]
 
@@ -37,14 +37,6 @@ def ensure_on_sys_path(folder: Path) -> None:
     entry = str(folder)
     if entry not in sys.path:
         sys.path.insert(0, entry)
-
-
-def forget_modules(prefixes: Iterable[str]) -> None:
-    """Drop modules whose name is one of ``prefixes`` or below it (a new boot, or a test)."""
-    prefixes = tuple(prefixes)
-    for name in [n for n in sys.modules if n in prefixes or n.startswith(tuple(p + "." for p in prefixes))]:
-        del sys.modules[name]
-    importlib.invalidate_caches()
 
 
 def import_source(source: SourceFile, display: Display = _cwd_relative) -> ModuleType:

@@ -97,9 +97,6 @@ class Registry:
     def by_source(self, path: str) -> builtins.list[Resource]:
         return [r for r in self._resources.values() if r.source.display == path]
 
-    def sources(self) -> set[str]:
-        return {r.source.display for r in self._resources.values()} | set(self._errors)
-
     @property
     def errors(self) -> builtins.list[LoaderError]:
         return [e for errs in self._errors.values() for e in errs]

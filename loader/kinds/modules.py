@@ -55,19 +55,32 @@ class ModuleProvider:
         return f"ModuleProvider(service={getattr(self.service, '__name__', self.service)!r})"
 
 
-class ModuleKind(BaseKind):
-    name = "module"
+class _RootInitKind(BaseKind):
+    """A kind defined by its root's own ``__init__.py``, which exports exactly one ``declares``."""
+
     folder = ""
-    root_kinds: ClassVar[frozenset[RootKind]] = frozenset({"module"})
+    declares: ClassVar[type]
 
     def claims(self, relpath: str) -> bool:
         return relpath == "__init__.py"
 
-    def collect(self, module: ModuleType, source: SourceFile) -> list[Resource]:
-        found = list(defined_in(module, lambda o: isinstance(o, Module)))
+    def single(self, module: ModuleType, source: SourceFile) -> tuple[str, Any]:
+        cls = self.declares
+        found = list(defined_in(module, lambda o: isinstance(o, cls)))
         if len(found) != 1:
-            raise self.invalid(source, 1, f"a module's __init__.py must export exactly one Module(...); found {len(found)}")
-        export, declared = found[0]
+            raise self.invalid(
+                source, 1, f"a {self.name}'s __init__.py must export exactly one {cls.__name__}(...); found {len(found)}"
+            )
+        return found[0]
+
+
+class ModuleKind(_RootInitKind):
+    name = "module"
+    declares = Module
+    root_kinds: ClassVar[frozenset[RootKind]] = frozenset({"module"})
+
+    def collect(self, module: ModuleType, source: SourceFile) -> list[Resource]:
+        export, declared = self.single(module, source)
         if not isinstance(declared.name, str) or not _NAME.match(declared.name):
             raise self.invalid(source, declared.line, f"module name {declared.name!r} must be a Python identifier")
         expected = source.root.origin.name
@@ -83,19 +96,13 @@ class ModuleKind(BaseKind):
         ]
 
 
-class ProviderKind(BaseKind):
+class ProviderKind(_RootInitKind):
     name = "provider"
-    folder = ""
+    declares = ModuleProvider
     root_kinds: ClassVar[frozenset[RootKind]] = frozenset({"provider"})
 
-    def claims(self, relpath: str) -> bool:
-        return relpath == "__init__.py"
-
     def collect(self, module: ModuleType, source: SourceFile) -> list[Resource]:
-        found = list(defined_in(module, lambda o: isinstance(o, ModuleProvider)))
-        if len(found) != 1:
-            raise self.invalid(source, 1, f"a provider's __init__.py must export exactly one ModuleProvider(...); found {len(found)}")
-        export, declared = found[0]
+        export, declared = self.single(module, source)
         settings = source.root.options
         owner = settings["module"]
         return [

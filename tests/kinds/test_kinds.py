@@ -127,6 +127,20 @@ def test_job_schedule_and_bad_cron(make_project) -> None:
     assert jobs == {"nightly-sync": "0 3 * * *", "every-minute": "every 60s"}
 
 
+def test_job_with_unknown_timezone(make_project) -> None:
+    root = make_project({
+        "src/jobs/tz.py": """
+            from loader import job
+
+            @job(name="tz", schedule="0 3 * * *", timezone="Mars/Base")
+            async def tz(container):
+                pass
+        """,
+    })
+    error = only_error(load_project(root))
+    assert error.location == "src/jobs/tz.py:3" and "unknown timezone 'Mars/Base'" in error.message
+
+
 def test_duplicate_job_name(make_project) -> None:
     root = make_project({"src/jobs/a.py": GOOD_JOB, "src/jobs/b.py": GOOD_JOB})
     error = only_error(load_project(root))
@@ -215,8 +229,9 @@ def test_unknown_step_option_points_at_the_call(make_project) -> None:
         """,
     })
     error = only_error(load_project(root))
+    assert isinstance(error, ResourceValidationError)
     assert error.location == "src/workflows/bad.py:6"
-    assert "max_retry" in error.message and "expected keys max_retries" in error.message
+    assert error.message.startswith("create_step('s'): max_retry: Extra inputs are not permitted; expected keys max_retries")
 
 
 def test_imported_objects_are_collected_once_from_their_own_file(make_project) -> None:
