@@ -68,6 +68,39 @@ def inspect(project: Path, as_json: bool) -> None:
 
 
 @cli.command()
+@project_argument
+@click.option("--host", help="Interface to bind (default: project.http.host, 127.0.0.1).")
+@click.option("--port", type=int, help="Port to bind (default: project.http.port, 9000).")
+@click.option("--grace", type=float, default=10.0, show_default=True, help="Seconds to let requests, jobs and events finish on shutdown.")
+@_clean_errors
+def start(project: Path, host: str | None, port: int | None, grace: float) -> None:
+    """Serve PROJECT in production mode (no reload). SIGTERM or SIGINT shut it down gracefully."""
+    import uvicorn
+
+    from loader.runtime.application import Application
+
+    app = Application(project, grace_period=grace).boot()
+    if app.errors:
+        err.print(f"[red]error:[/red] {len(app.errors)} problem(s) in {app.root}; not serving:", markup=True)
+        for error in app.errors:
+            err.print(f"  {error.format()}", markup=False)
+        sys.exit(1)
+    http = app.project.config.project.http
+    host, port = host or http.host, port or http.port
+    snapshot = app.registry.snapshot()
+    out.print(
+        f"loader: serving {app.root.name} on http://{host}:{port} ({app.worker_mode} mode: "
+        f"{len(snapshot.of('route'))} routes, {len(snapshot.of('subscriber'))} subscribers, {len(snapshot.of('job'))} jobs)",
+        markup=False,
+    )
+    config = uvicorn.Config(app.asgi, host=host, port=port, lifespan="on", timeout_graceful_shutdown=int(grace) or 1, log_level="info")
+    server = uvicorn.Server(config)
+    server.run()
+    if not server.started:
+        sys.exit(1)
+
+
+@cli.command()
 @click.argument("project", required=False, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @_clean_errors
@@ -135,3 +168,6 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exit:
         return int(exit.code or 0)
     return 0
+
+from loader.db.cli import db as _db_commands  # noqa: E402
+cli.add_command(_db_commands)

@@ -1,0 +1,159 @@
+"""``Application``: the programmatic API — boot, start, stop — that every command is a shell on.
+
+    app = Application("sample_project").boot()   # discover, import, build services, route table
+    await app.start()                            # module start hooks, scheduler
+    ...                                          # serve app.asgi (uvicorn, or httpx in tests)
+    await app.stop()                             # scheduler, event bus, module shutdown hooks
+
+Boot order: config → flags → discovery (:func:`loader.load_project`) → modules and providers
+(container) → event bus and subscribers → scheduler and jobs → HTTP route table.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal
+
+from loader.core.flags import FeatureFlag
+from loader.core.registry import ChangeSet, Registry
+from loader.errors import LoaderError
+from loader.kinds.workflows import Workflow
+from loader.project import Project, load_project
+from loader.runtime.container import Container
+from loader.runtime.events import Event, LocalEventBus
+from loader.runtime.http import HttpApp, build_route_table
+from loader.runtime.modules import ModuleRuntime
+from loader.runtime.scheduler import ScheduledJob, Scheduler
+from loader.types import Resource
+
+__all__ = ["Application"]
+
+log = logging.getLogger("loader.app")
+
+WorkerMode = Literal["shared", "server", "worker"]
+
+
+class Application:
+    """One project, booted and (once started) running.
+
+    Args:
+        project_root: The project folder.
+        worker_mode: Overrides ``project.worker_mode`` from config: ``server`` serves HTTP
+            and no jobs, ``worker`` runs jobs and serves only ``/health``, ``shared`` does both.
+        grace_period: Seconds ``stop()`` waits for running jobs and event deliveries.
+    """
+
+    def __init__(self, project_root: str | Path, *, worker_mode: WorkerMode | None = None, grace_period: float = 10.0) -> None:
+        self.root = Path(project_root).resolve()
+        self._worker_mode = worker_mode
+        self.grace_period = grace_period
+        self.container = Container()
+        self.modules = ModuleRuntime(self.container)
+        self.event_bus = LocalEventBus()
+        self.scheduler = Scheduler()
+        self.http: HttpApp | None = None
+        self._project: Project | None = None
+        self.started = False
+
+    # -- state --------------------------------------------------------------------------
+    @property
+    def project(self) -> Project:
+        if self._project is None:
+            raise LoaderError("the application is not booted yet; call app.boot() first")
+        return self._project
+
+    @property
+    def registry(self) -> Registry:
+        return self.project.registry
+
+    @property
+    def errors(self) -> list[LoaderError]:
+        return self.project.errors
+
+    @property
+    def worker_mode(self) -> WorkerMode:
+        return self._worker_mode or self.project.config.project.worker_mode
+
+    @property
+    def asgi(self) -> HttpApp:
+        """The ASGI application to serve (uvicorn) or to call (httpx in tests)."""
+        if self.http is None:
+            raise LoaderError("the application is not booted yet; call app.boot() first")
+        return self.http
+
+    @property
+    def workflows(self) -> dict[str, Workflow]:
+        return {r.id: r.obj for r in self.registry.snapshot().of("workflow")}
+
+    # -- lifecycle ----------------------------------------------------------------------
+    def boot(self) -> Application:
+        """Discover and import everything, build services, subscribe, schedule, route."""
+        self._project = load_project(self.root)
+        snapshot = self.registry.snapshot()
+        module_errors = self.modules.build(list(snapshot.of("module")), list(snapshot.of("provider")))
+        if module_errors:
+            self.registry.apply(ChangeSet(errors=list(module_errors)))
+        self.container.register("event_bus", self.event_bus, source="loader", replace=True)
+        self.container.register("feature_flags", FeatureFlag, source="loader", replace=True)
+        self.container.register("workflows", self.workflows, source="loader", replace=True)
+        for resource in snapshot.of("subscriber"):
+            for event in resource.meta["events"]:
+                self.event_bus.subscribe(event, self._subscriber_handler(resource), resource.id, source=str(resource.location))
+        if self.worker_mode in ("shared", "worker"):
+            self.scheduler.reconcile(self._scheduled_job(r) for r in snapshot.of("job"))
+        routes = list(snapshot.of("route")) if self.worker_mode != "worker" else []
+        self.http = HttpApp(build_route_table(routes, list(snapshot.of("middlewares")), snapshot.version), on_startup=self.start, on_shutdown=self.stop)
+        self.http.state.container = self.container
+        self.http.state.application = self
+        return self
+
+    async def start(self) -> None:
+        """Run module start hooks, then start the scheduler. Raises ``ModuleStartError``."""
+        if self.started:
+            return
+        await self.modules.start()
+        await self.scheduler.start()
+        self.started = True
+
+    async def stop(self, grace: float | None = None) -> bool:
+        """Stop the scheduler (running jobs get ``grace`` seconds), drain events, shut modules down.
+
+        Returns True when every running job and event delivery finished in time.
+        """
+        if not self.started:
+            return True
+        grace = self.grace_period if grace is None else grace
+        jobs_done = await self.scheduler.stop(grace)
+        events_done = await self.event_bus.drain(grace)
+        await self.modules.stop()
+        self.started = False
+        return jobs_done and events_done
+
+    # -- adapters from resources to runtime callables -------------------------------------
+    def _subscriber_handler(self, resource: Resource) -> Callable[[Event], Any]:
+        fn = resource.obj
+        wants_options = "options" in inspect.signature(fn).parameters
+        options = resource.source.root.options if resource.origin.kind == "plugin" else {}
+        container = self.container
+
+        def handle(event: Event) -> Any:
+            return fn(event, container, options=options) if wants_options else fn(event, container)
+
+        return handle
+
+    def _scheduled_job(self, resource: Resource) -> ScheduledJob:
+        fn, container = resource.obj, self.container
+
+        async def run() -> Any:
+            result = fn(container)
+            return await result if inspect.isawaitable(result) else result
+
+        owner = ":".join(resource.owner_key[1:])
+        return ScheduledJob(id=owner, name=resource.id, spec=resource.meta["spec"], run=run, source=str(resource.location))
+
+    def __repr__(self) -> str:
+        state = "started" if self.started else ("booted" if self._project else "new")
+        return f"<Application {str(self.root)!r} {state}>"

@@ -1,0 +1,171 @@
+"""HTTP: a Starlette route table built from the registry snapshot, swapped by one reference.
+
+:class:`HttpApp` is the ASGI application uvicorn serves. It holds the current
+:class:`RouteTable`; :meth:`HttpApp.swap` replaces it with one assignment, so a request that
+started on the old table finishes on the old handler. Each route's call chain (middlewares,
+body/query validation, response conversion, error handling) is prepared when the table is
+built, not per request.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.datastructures import State
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, Router
+from starlette.types import Receive, Scope, Send
+
+from loader.errors import LoaderError
+from loader.kinds.middlewares import MiddlewareRoute, compile_matcher
+from loader.runtime.handlers import error_response, prepare_handler
+from loader.types import Resource
+
+__all__ = ["HttpApp", "RouteTable", "build_route_table"]
+
+log = logging.getLogger("loader.http")
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+Lifespan = Callable[[], Awaitable[Any]]
+
+
+async def _health(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def _not_found(scope: Scope, receive: Receive, send: Send) -> None:
+    response = error_response(404, "not_found", f"no route for {scope.get('method', '')} {scope.get('path', '')}")
+    await response(scope, receive, send)
+
+
+def _route_sort_key(path: str) -> tuple[int, ...]:
+    # Static segments beat parameters at the same place, whatever root a route came from.
+    return tuple(1 if segment.startswith("{") else 0 for segment in path.strip("/").split("/"))
+
+
+class RouteTable:
+    """An immutable route table: a Starlette Router plus what it was built from."""
+
+    def __init__(self, routes: list[Resource], middlewares: list[Resource], version: int = 0) -> None:
+        self.version = version
+        self.resources = tuple(routes)
+        by_path: dict[str, dict[str, Resource]] = {}
+        for resource in routes:
+            by_path.setdefault(resource.meta["path"], {})[resource.meta["method"]] = resource
+        candidates = [
+            (compile_matcher(entry.matcher), {m.upper() for m in entry.methods}, list(entry.middlewares))
+            for mw in middlewares
+            for entry in mw.obj
+            if isinstance(entry, MiddlewareRoute)
+        ]
+        starlette_routes = [
+            self._route(path, handlers, candidates)
+            for path, handlers in sorted(by_path.items(), key=lambda item: (_route_sort_key(item[0]), item[0]))
+        ]
+        starlette_routes.append(Route("/health", _health, methods=["GET"]))
+        self.router = Router(routes=starlette_routes, default=_not_found)
+
+    @staticmethod
+    def _route(path: str, handlers: dict[str, Resource], candidates: list[Any]) -> Route:
+        prepared: dict[str, Endpoint] = {}
+        for method, resource in handlers.items():
+            relevant = [(pattern, mws) for pattern, methods, mws in candidates if not methods or method in methods]
+            prepared[method] = _with_middlewares(prepare_handler(resource), relevant)
+        if "GET" in prepared and "HEAD" not in prepared:
+            prepared["HEAD"] = prepared["GET"]
+
+        async def dispatch(request: Request) -> Response:
+            return await prepared[request.method](request)
+
+        return Route(path, dispatch, methods=list(prepared))
+
+    def __repr__(self) -> str:
+        return f"<RouteTable v{self.version}: {len(self.resources)} handlers>"
+
+
+def _with_middlewares(endpoint: Endpoint, candidates: list[tuple[Any, list[Any]]]) -> Endpoint:
+    """Wrap an endpoint in the middlewares whose matcher fits the request path (outermost first)."""
+    if not candidates:
+        return endpoint
+
+    async def call(request: Request) -> Response:
+        chain = endpoint
+        for pattern, mws in reversed(candidates):
+            if pattern.match(request.url.path):
+                for mw in reversed(mws):
+                    chain = _link(mw, chain)
+        try:
+            return await chain(request)
+        except Exception as exc:  # a middleware that raises is a 500 like a handler
+            request_id = uuid.uuid4().hex[:16]
+            log.error("%s %s: middleware failed (request id %s)", request.method, request.url.path, request_id, exc_info=exc)
+            return error_response(500, "internal_error", "the server failed to handle this request", request_id=request_id)
+
+    return call
+
+
+def _link(middleware: Callable[..., Awaitable[Response]], call_next: Endpoint) -> Endpoint:
+    async def linked(request: Request) -> Response:
+        return await middleware(request, call_next)
+
+    return linked
+
+
+def build_route_table(routes: list[Resource], middlewares: list[Resource], version: int = 0) -> RouteTable:
+    return RouteTable(routes, middlewares, version)
+
+
+class HttpApp:
+    """The ASGI app: lifespan, the current route table, JSON errors for 404/405."""
+
+    def __init__(self, table: RouteTable, *, on_startup: Lifespan | None = None, on_shutdown: Lifespan | None = None) -> None:
+        self.table = table
+        self.state = State()
+        self._on_startup, self._on_shutdown = on_startup, on_shutdown
+
+    def swap(self, table: RouteTable) -> None:
+        """Serve ``table`` from the next request on; requests in flight keep the old one."""
+        self.table = table
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        scope["app"] = self
+        router = self.table.router  # one read: this request uses this table to the end
+        try:
+            await router(scope, receive, send)
+        except HTTPException as exc:  # Starlette raises 405 as an exception when scope has "app"
+            allowed = (exc.headers or {}).get("Allow", "")
+            extra = {"allowed": [m.strip() for m in allowed.split(",") if m.strip()]} if exc.status_code == 405 else {}
+            code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+            response = error_response(exc.status_code, code, str(exc.detail), **extra)
+            if exc.headers:
+                response.headers.update(exc.headers)
+            await response(scope, receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    if self._on_startup:
+                        await self._on_startup()
+                except Exception as exc:
+                    log.error("startup failed: %s", exc.format() if isinstance(exc, LoaderError) else exc)
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                try:
+                    if self._on_shutdown:
+                        await self._on_shutdown()
+                finally:
+                    await send({"type": "lifespan.shutdown.complete"})
+                return
+

@@ -1,0 +1,187 @@
+"""HTTP through real ASGI calls (httpx): routing, validation, middlewares, errors."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from tests.runtime.conftest import serve
+
+from loader.runtime.http import build_route_table
+
+ROUTE = "async def GET(request):\n    return {{'from': '{}'}}\n"
+
+
+def test_json_and_response_handlers_path_params_and_health(make_project) -> None:
+    root = make_project({
+        "src/api/store/hello/route.py": "async def GET(request):\n    return {'message': 'hello'}\n",
+        "src/api/store/posts/[id]/route.py": "async def GET(request):\n    return {'id': request.path_params['id']}\n",
+        "src/api/raw/route.py": "from starlette.responses import PlainTextResponse\n\nasync def GET(request):\n    return PlainTextResponse('raw', status_code=201)\n",
+        "src/api/sync/route.py": "def GET(request):\n    return ['sync']\n",
+    })
+
+    async def scenario(http, app):
+        return [await http.get(p) for p in ("/store/hello", "/store/posts/42", "/raw", "/sync", "/health")]
+
+    hello, post, raw, sync, health = serve(root, scenario)
+    assert hello.json() == {"message": "hello"}
+    assert post.json() == {"id": "42"}
+    assert (raw.status_code, raw.text) == (201, "raw")
+    assert sync.json() == ["sync"]
+    assert health.json() == {"status": "ok"}
+
+
+def test_static_segment_beats_a_parameter_whatever_the_root_order(make_project) -> None:
+    root = make_project({
+        "loader_config.py": "from loader import define_config\nconfig = define_config(plugins=['./extra'])\n",
+        # the plugin root loads before src/: its parameter route must not shadow the static one
+        "extra/__init__.py": "",
+        "extra/api/items/[id]/route.py": ROUTE.format("plugin-param"),
+        "src/api/items/special/route.py": ROUTE.format("project-static"),
+        "src/api/things/[id]/route.py": ROUTE.format("project-param"),
+        "extra/api/things/new/route.py": ROUTE.format("plugin-static"),
+    })
+
+    async def scenario(http, app):
+        return [(await http.get(p)).json()["from"] for p in ("/items/special", "/items/7", "/things/new", "/things/7")]
+
+    assert serve(root, scenario) == ["project-static", "plugin-param", "plugin-static", "project-param"]
+
+
+def test_body_and_query_models_are_validated_before_the_handler(make_project) -> None:
+    root = make_project({
+        "src/api/posts/route.py": """
+            from pydantic import BaseModel
+
+            class NewPost(BaseModel):
+                title: str
+                price_cents: int = 0
+
+            class Page(BaseModel):
+                limit: int = 10
+
+            async def POST(request, body: NewPost):
+                return {"title": body.title, "price_cents": body.price_cents}
+
+            async def GET(request, query: Page):
+                return {"limit": query.limit}
+        """,
+    })
+
+    async def scenario(http, app):
+        return (
+            await http.post("/posts", json={"title": "t", "price_cents": 5}),
+            await http.post("/posts", json={"price_cents": "many"}),
+            await http.post("/posts", content=b"{not json", headers={"content-type": "application/json"}),
+            await http.get("/posts?limit=3"),
+            await http.get("/posts?limit=x"),
+        )
+
+    ok, invalid, malformed, query_ok, query_bad = serve(root, scenario)
+    assert ok.json() == {"title": "t", "price_cents": 5}
+    assert invalid.status_code == 400 and invalid.json()["error"] == "validation_error"
+    assert {tuple(e["loc"]) for e in invalid.json()["errors"]} == {("title",), ("price_cents",)}
+    assert malformed.status_code == 400 and malformed.json()["error"] == "invalid_json"
+    assert query_ok.json() == {"limit": 3}
+    assert query_bad.status_code == 400 and query_bad.json()["errors"][0]["loc"] == ["limit"]
+
+
+def test_unknown_path_and_wrong_method_are_json(make_project) -> None:
+    root = make_project({"src/api/only-get/route.py": ROUTE.format("x")})
+
+    async def scenario(http, app):
+        return await http.get("/nope"), await http.delete("/only-get")
+
+    missing, wrong = serve(root, scenario)
+    assert missing.status_code == 404 and missing.json() == {"error": "not_found", "message": "no route for GET /nope"}
+    assert wrong.status_code == 405 and wrong.json()["error"] == "method_not_allowed"
+    assert set(wrong.json()["allowed"]) == {"GET", "HEAD"}
+
+
+def test_handler_exception_is_a_500_with_a_request_id_logged_with_path_line(make_project, caplog) -> None:
+    root = make_project({"src/api/boom/route.py": "async def GET(request):\n    raise RuntimeError('kaput')\n"})
+
+    async def scenario(http, app):
+        return await http.get("/boom")
+
+    with caplog.at_level(logging.ERROR, logger="loader.http"):
+        response = serve(root, scenario)
+    assert response.status_code == 500
+    body = response.json()
+    assert body["error"] == "internal_error" and len(body["request_id"]) == 16
+    assert f"GET /boom failed in the handler at src/api/boom/route.py:1 (request id {body['request_id']})" in caplog.text
+
+
+def test_middlewares_apply_to_the_routes_and_methods_they_match(make_project) -> None:
+    root = make_project({
+        "src/api/middlewares.py": """
+            from loader import MiddlewareRoute, define_middlewares
+
+            async def tag(request, call_next):
+                response = await call_next(request)
+                response.headers["x-tag"] = "store"
+                return response
+
+            async def only_posts(request, call_next):
+                response = await call_next(request)
+                response.headers["x-post"] = "yes"
+                return response
+
+            middlewares = define_middlewares([
+                MiddlewareRoute(matcher="/store/*", middlewares=[tag]),
+                MiddlewareRoute(matcher="/store/*", methods=["POST"], middlewares=[only_posts]),
+            ])
+        """,
+        "src/api/store/a/route.py": "async def GET(request):\n    return {}\n\nasync def POST(request):\n    return {}\n",
+        "src/api/admin/route.py": "async def GET(request):\n    return {}\n",
+    })
+
+    async def scenario(http, app):
+        return await http.get("/store/a"), await http.post("/store/a"), await http.get("/admin")
+
+    get, post, admin = serve(root, scenario)
+    assert get.headers.get("x-tag") == "store" and "x-post" not in get.headers
+    assert post.headers.get("x-tag") == "store" and post.headers.get("x-post") == "yes"
+    assert "x-tag" not in admin.headers
+
+
+def test_handlers_reach_the_container_from_the_request(make_project) -> None:
+    root = make_project({
+        "src/modules/blog/__init__.py": "from loader import Module\n\nclass Blog:\n    def title(self):\n        return 'from service'\n\nmodule = Module('blog', service=Blog)\n",
+        "src/api/title/route.py": "async def GET(request):\n    return {'title': request.app.state.container.resolve('blog').title()}\n",
+    })
+
+    async def scenario(http, app):
+        return (await http.get("/title")).json()
+
+    assert serve(root, scenario) == {"title": "from service"}
+
+
+def test_a_request_in_flight_finishes_on_the_table_it_started_with(make_project) -> None:
+    root = make_project({
+        "src/api/slow/route.py": """
+            import asyncio
+            GATE = asyncio.Event()
+
+            async def GET(request):
+                await GATE.wait()
+                return {"version": "old"}
+        """,
+    })
+
+    async def scenario(http, app):
+        [resource] = app.registry.list("route")
+        in_flight = asyncio.create_task(http.get("/slow"))
+        await asyncio.sleep(0.05)
+
+        async def new_handler(request):
+            return {"version": "new"}
+
+        import dataclasses
+
+        app.asgi.swap(build_route_table([dataclasses.replace(resource, obj=new_handler)], [], 99))
+        fresh = await http.get("/slow")
+        resource.obj.__globals__["GATE"].set()
+        return (await in_flight).json(), fresh.json()
+
+    assert serve(root, scenario) == ({"version": "old"}, {"version": "new"})

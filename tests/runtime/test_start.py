@@ -1,0 +1,93 @@
+"""`loader start` as a real process on a free port: serve, then SIGTERM and a graceful stop."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(url: str, process: subprocess.Popen[str], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"server exited early:\n{process.communicate()[0]}")
+        try:
+            httpx.get(url, timeout=1.0)
+            return
+        except httpx.TransportError:
+            time.sleep(0.05)
+    raise AssertionError(f"server did not answer {url} within {timeout}s")
+
+
+def test_start_serves_and_shuts_down_gracefully_on_sigterm(make_project, tmp_path: Path) -> None:
+    marker = tmp_path / "shutdown.txt"
+    root = make_project({
+        "src/api/store/hello/route.py": "async def GET(request):\n    return {'message': 'hello'}\n",
+        "src/api/slow/route.py": "import asyncio\n\nasync def GET(request):\n    await asyncio.sleep(0.5)\n    return {'slow': 'done'}\n",
+        "src/modules/audit/__init__.py": f"""
+            from loader import Module
+
+            class Audit:
+                async def on_shutdown(self):
+                    with open({str(marker)!r}, "w") as handle:
+                        handle.write("module stopped")
+
+            module = Module("audit", service=Audit)
+        """,
+    })
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "loader", "start", str(root), "--port", str(port), "--grace", "5"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_for(f"{base}/health", process)
+        assert httpx.get(f"{base}/store/hello").json() == {"message": "hello"}
+
+        slow: dict[str, object] = {}
+        thread = threading.Thread(target=lambda: slow.update(response=httpx.get(f"{base}/slow", timeout=10)))
+        thread.start()
+        time.sleep(0.2)  # the slow request is in flight
+        process.send_signal(signal.SIGTERM)
+        thread.join(timeout=15)
+        output, _ = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert slow["response"].json() == {"slow": "done"}  # type: ignore[attr-defined]
+    # uvicorn re-raises the signal once shutdown is complete, so supervisors see "stopped by SIGTERM"
+    assert process.returncode in (0, -signal.SIGTERM), output
+    assert "Application shutdown complete" in output
+    assert marker.read_text() == "module stopped"
+    assert f"serving {root.name} on http://127.0.0.1:{port}" in output
+
+
+def test_start_on_a_folder_that_is_not_a_project(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "loader", "start", str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert "is not a loader project" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_start_refuses_a_project_with_errors(make_project) -> None:
+    root = make_project({"src/api/bad/route.py": "async def GET(request)\n"})
+    result = subprocess.run([sys.executable, "-m", "loader", "start", str(root), "--port", str(free_port())], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert "src/api/bad/route.py:1: syntax error" in result.stderr and "not serving" in result.stderr
