@@ -6,7 +6,8 @@
     await app.stop()                             # scheduler, event bus, module shutdown hooks
 
 Boot order: config → flags → discovery (:func:`loader.load_project`) → modules and providers
-(container) → event bus and subscribers → scheduler and jobs → HTTP route table.
+(container, including the built-in ``event_bus`` module) → subscribers → scheduler and jobs →
+HTTP route table.
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
+from loader.builtin.modules.event_bus.service import EventBusService
 from loader.core.flags import FeatureFlag
 from loader.core.registry import ChangeSet, Registry
 from loader.errors import LoaderError
 from loader.kinds.workflows import Workflow
 from loader.project import Project, load_project
 from loader.runtime.container import Container
-from loader.runtime.events import Event, LocalEventBus
+from loader.runtime.events import Event
 from loader.runtime.http import HttpApp, build_route_table
 from loader.runtime.modules import ModuleRuntime
 from loader.runtime.scheduler import ScheduledJob, Scheduler
@@ -52,7 +54,6 @@ class Application:
         self.grace_period = grace_period
         self.container = Container()
         self.modules = ModuleRuntime(self.container)
-        self.event_bus = LocalEventBus()
         self.scheduler = Scheduler()
         self.http: HttpApp | None = None
         self._project: Project | None = None
@@ -85,6 +86,12 @@ class Application:
         return self.http
 
     @property
+    def event_bus(self) -> EventBusService:
+        """The built-in ``event_bus`` module's service (its default provider: in-process)."""
+        bus: EventBusService = self.container.resolve("event_bus")
+        return bus
+
+    @property
     def workflows(self) -> dict[str, Workflow]:
         return {r.id: r.obj for r in self.registry.snapshot().of("workflow")}
 
@@ -96,7 +103,6 @@ class Application:
         module_errors = self.modules.build(list(snapshot.of("module")), list(snapshot.of("provider")))
         if module_errors:
             self.registry.apply(ChangeSet(errors=list(module_errors)))
-        self.container.register("event_bus", self.event_bus, source="loader", replace=True)
         self.container.register("feature_flags", FeatureFlag, source="loader", replace=True)
         self.container.register("workflows", self.workflows, source="loader", replace=True)
         for resource in snapshot.of("subscriber"):

@@ -157,8 +157,9 @@ class HttpApp:
                     if self._on_startup:
                         await self._on_startup()
                 except Exception as exc:
-                    log.error("startup failed: %s", exc.format() if isinstance(exc, LoaderError) else exc)
-                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    # the server prints this message (uvicorn: "ERROR: <message>") and exits
+                    message = exc.format() if isinstance(exc, LoaderError) else f"{type(exc).__name__}: {exc}"
+                    await send({"type": "lifespan.startup.failed", "message": message})
                     return
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":

@@ -41,7 +41,7 @@ PROVIDER = {
 def test_project_module_found_without_config_with_its_migration_and_flag(make_project) -> None:
     project = load_project(make_project(BLOG))
     assert project.errors == []
-    [module] = project.registry.list("module")
+    [module] = [m for m in project.registry.list("module") if m.id == "blog"]
     assert (module.id, str(module.origin), module.meta["service"]) == ("blog", "module:blog", "BlogService")
     [migration] = project.registry.list("migration")
     assert migration.id == "blog:Migration20250822135845" and migration.meta["timestamp"] == "20250822135845"
@@ -51,14 +51,15 @@ def test_project_module_found_without_config_with_its_migration_and_flag(make_pr
 
 def test_config_adds_module_options(make_project) -> None:
     files = {**BLOG, "loader_config.py": "from loader import define_config\nconfig = define_config(modules={'blog': {'options': {'page_size': 5}}})\n"}
-    [module] = load_project(make_project(files)).registry.list("module")
+    [module] = [m for m in load_project(make_project(files)).registry.list("module") if m.id == "blog"]
     assert module.meta["options"] == {"page_size": 5}
 
 
 def test_config_can_disable_a_found_module(make_project) -> None:
     files = {**BLOG, "loader_config.py": "from loader import define_config\nconfig = define_config(modules={'blog': False})\n"}
     project = load_project(make_project(files))
-    assert project.registry.list("module") == [] and project.registry.list("migration") == []
+    assert [m.id for m in project.registry.list("module")] == ["event_bus"]  # only the built-in one
+    assert project.registry.list("migration") == []
 
 
 def test_configured_module_that_does_not_exist(make_project) -> None:
@@ -121,6 +122,19 @@ def test_migration_file_without_a_migration_class(make_project) -> None:
     files = {**BLOG, "src/modules/blog/migrations/Migration20250901000000.py": "X = 1\n"}
     [error] = load_project(make_project(files)).errors
     assert "exactly one Migration subclass; found none" in error.message
+
+
+def test_the_built_in_event_bus_module_can_be_given_a_provider(make_project) -> None:
+    files = {"loader_config.py": """
+        from loader import define_config
+        config = define_config(modules={"event_bus": {"providers": [
+            {"resolve": "loader.builtin.modules.event_bus.providers.local", "id": "local"},
+        ]}})
+    """}
+    project = load_project(make_project(files))
+    assert project.errors == []
+    [provider] = project.registry.list("provider")
+    assert provider.id == "event_bus/local" and provider.meta["service"] == "LocalEventBus"
 
 
 def test_module_name_must_match_its_folder(make_project) -> None:

@@ -214,3 +214,33 @@ def test_worker_mode_serves_only_health(make_project) -> None:
         return (await http.get("/a")).status_code, (await http.get("/health")).status_code
 
     assert serve(root, scenario, worker_mode="worker") == (404, 200)
+
+
+def test_the_event_bus_uses_the_configured_provider(make_project) -> None:
+    root = make_project({
+        "loader_config.py": """
+            from loader import define_config
+            config = define_config(modules={"event_bus": {"providers": [
+                {"resolve": "./recording_bus", "id": "recording"},
+            ]}})
+        """,
+        "recording_bus/__init__.py": """
+            from loader import ModuleProvider
+            from loader.runtime.events import LocalEventBus
+
+            class RecordingBus(LocalEventBus):
+                emitted = []
+
+                async def emit(self, name, data=None, metadata=None):
+                    self.emitted.append(name)
+                    await super().emit(name, data, metadata)
+
+            provider = ModuleProvider(service=RecordingBus)
+        """,
+    })
+
+    async def scenario(http, app):
+        await app.event_bus.emit("ping")
+        return type(app.event_bus.provider).__name__, app.event_bus.provider.emitted
+
+    assert serve(root, scenario) == ("RecordingBus", ["ping"])

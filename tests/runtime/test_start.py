@@ -91,3 +91,21 @@ def test_start_refuses_a_project_with_errors(make_project) -> None:
     result = subprocess.run([sys.executable, "-m", "loader", "start", str(root), "--port", str(free_port())], capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     assert "src/api/bad/route.py:1: syntax error" in result.stderr and "not serving" in result.stderr
+
+
+def test_start_exits_with_the_module_that_failed_to_start(make_project) -> None:
+    root = make_project({
+        "src/modules/pay/__init__.py": """
+            from loader import Module
+
+            class Pay:
+                async def on_start(self):
+                    raise ConnectionError("gateway unreachable")
+
+            module = Module("pay", service=Pay)
+        """,
+    })
+    result = subprocess.run([sys.executable, "-m", "loader", "start", str(root), "--port", str(free_port())], capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    message = "src/modules/pay/__init__.py:7: module 'pay': service Pay failed to start: ConnectionError: gateway unreachable"
+    assert result.stderr.count(message) == 1 and "Traceback" not in result.stderr
