@@ -21,6 +21,7 @@ from loader.errors import (
     ResourceImportError,
     ResourceValidationError,
 )
+from loader.db.errors import MigrationError
 from loader.hookspecs import hookimpl
 from loader.kinds.base import BaseKind, ResourceKind, defined_in, line_of
 from loader.kinds.jobs import job
@@ -80,5 +81,6 @@ __all__ = [
     "DuplicateResourceError",
     "PluginLoadError",
     "ReloadError",
+    "MigrationError",
     "LoaderWarning",
 ]

@@ -72,11 +72,13 @@ def inspect(project: Path, as_json: bool) -> None:
 @click.option("--host", help="Interface to bind (default: project.http.host, 127.0.0.1).")
 @click.option("--port", type=int, help="Port to bind (default: project.http.port, 9000).")
 @click.option("--grace", type=float, default=10.0, show_default=True, help="Seconds to let requests, jobs and events finish on shutdown.")
+@click.option("--allow-pending-migrations", is_flag=True, help="Serve even if migrations are pending.")
 @_clean_errors
-def start(project: Path, host: str | None, port: int | None, grace: float) -> None:
+def start(project: Path, host: str | None, port: int | None, grace: float, allow_pending_migrations: bool) -> None:
     """Serve PROJECT in production mode (no reload). SIGTERM or SIGINT shut it down gracefully."""
     import uvicorn
 
+    from loader.db import check_migrations
     from loader.runtime.application import Application
 
     app = Application(project, grace_period=grace).boot()
@@ -85,6 +87,8 @@ def start(project: Path, host: str | None, port: int | None, grace: float) -> No
         for error in app.errors:
             err.print(f"  {error.format()}", markup=False)
         sys.exit(1)
+    if not allow_pending_migrations:
+        check_migrations(app.project)  # a MigrationError names what is pending and the command to run
     http = app.project.config.project.http
     host, port = host or http.host, port or http.port
     snapshot = app.registry.snapshot()

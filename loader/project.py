@@ -21,6 +21,7 @@ from loader.config.loading import CONFIG_FILE, is_project, load_config, load_env
 from loader.config.models import LoaderConfig
 from loader.core import file_config
 from loader.core.flags import FeatureFlag, FlagRouter, FlagSettings
+from loader.core.import_graph import ImportGraph
 from loader.core.importer import describe_import_failure, ensure_on_sys_path, import_source
 from loader.core.registry import ChangeSet, Registry
 from loader.discovery.plugins import PluginInfo, installed_plugins, load_plugin, new_plugin_manager
@@ -48,6 +49,15 @@ class Project:
     files: list[SourceFile]
     flags: FlagRouter = field(default_factory=lambda: FeatureFlag)
     env_added: dict[str, str] = field(default_factory=dict)
+    import_graph: ImportGraph = field(default_factory=lambda: ImportGraph(lambda name: False))
+
+    def is_tracked(self, module_name: str) -> bool:
+        """Whether a module is project or plugin code (what hot reload tracks and reloads)."""
+        return any(
+            module_name == root.package or module_name.startswith(root.package + ".")
+            for root in self.roots
+            if root.kind != "builtin"
+        )
 
     @property
     def plugins(self) -> list[PluginInfo]:
@@ -126,11 +136,13 @@ def _load(root: Path, safe_mode: bool | None) -> Project:
         load_order={str(r.origin): i for i, r in enumerate(roots)},
     )
     project = Project(root, config, config_path, registry, plugins, pm, kinds, roots, files, env_added=env_added)
+    project.import_graph = ImportGraph(project.is_tracked)
     by_kind = {k.name: [f for f in files if f.kind == k.name] for k in kinds}
-    resources = _load_flags(project, by_kind.pop("flag", []), errors)
-    for kind in kinds:
-        for source in by_kind.get(kind.name, []):
-            resources.extend(_load_file(project, kind, source, errors))
+    with project.import_graph.recording():
+        resources = _load_flags(project, by_kind.pop("flag", []), errors)
+        for kind in kinds:
+            for source in by_kind.get(kind.name, []):
+                resources.extend(_load_file(project, kind, source, errors))
     registry.apply(ChangeSet(add=resources, errors=errors), drop_conflicting=True)
     hook_errors = [e for r in registry.list() for e in _call_hook(pm, "loader_resource_loaded", project.display, resource=r)]
     hook_errors += _call_hook(pm, "loader_project_loaded", project.display, registry=registry)
@@ -226,6 +238,11 @@ def _all_kinds(pm: pluggy.PluginManager, errors: list[LoaderError]) -> list[Reso
                 continue
             kinds.append(kind)
     return kinds
+
+
+def load_source(project: Project, source: SourceFile, errors: list[LoaderError]) -> list[Resource]:
+    """Import one file and collect its resources (disabled ones marked): a boot, or a reload."""
+    return _load_file(project, project.kind(source.kind), source, errors, honour_file_config=source.kind != "flag")
 
 
 def _load_flags(project: Project, sources: Iterable[SourceFile], errors: list[LoaderError]) -> list[Resource]:

@@ -15,7 +15,7 @@ from pathlib import Path
 from loader.kinds.base import ResourceKind
 from loader.types import Root, SourceFile
 
-__all__ = ["is_scanned_name", "scan_root", "module_folders", "module_name_of"]
+__all__ = ["is_scanned_name", "scan_root", "source_for", "module_folders", "module_name_of"]
 
 _SKIP_DIRS = frozenset({"__pycache__", "tests", "node_modules"})
 _SKIP_FILES = frozenset({"conftest.py"})
@@ -76,6 +76,22 @@ def _claim(root: Root, relpath: str, kinds: Sequence[ResourceKind], found: list[
         if kind.claims(relpath):
             found.append(SourceFile(root, relpath, kind.name, module_name_of(root, relpath)))
             return
+
+
+def source_for(root: Root, path: Path, kinds: Sequence[ResourceKind]) -> SourceFile | None:
+    """The ``SourceFile`` a scan of ``root`` would give for ``path`` (which may not exist any
+    more), or None when the rules skip it or no kind claims it. Hot reload classifies a
+    changed file with exactly the rules the boot used."""
+    try:
+        relpath = path.relative_to(root.path).as_posix()
+    except ValueError:
+        return None
+    *folders, name = relpath.split("/")
+    if relpath != "__init__.py" and (not is_scanned_name(name) or not all(is_scanned_dir(f) for f in folders)):
+        return None
+    found: list[SourceFile] = []
+    _claim(root, relpath, [k for k in kinds if root.kind in k.root_kinds], found)
+    return found[0] if found else None
 
 
 def module_folders(root: Root) -> list[Path]:

@@ -6,6 +6,7 @@ from loader.kinds.base import BaseKind, ResourceKind
 from loader.kinds.flags import FlagKind
 from loader.kinds.jobs import JobKind
 from loader.kinds.middlewares import MiddlewaresKind
+from loader.kinds.migration_scripts import MigrationScriptKind
 from loader.kinds.migrations import MigrationKind
 from loader.kinds.modules import ModuleKind, ProviderKind
 from loader.kinds.routes import RouteKind
@@ -22,6 +23,7 @@ def builtin_kinds() -> list[ResourceKind]:
         ModuleKind(),
         ProviderKind(),
         MigrationKind(),
+        MigrationScriptKind(),
         WorkflowKind(),
         SubscriberKind(),
         JobKind(),

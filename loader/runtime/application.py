@@ -21,6 +21,7 @@ from typing import Any, Literal
 from loader.builtin.modules.event_bus.service import EventBusService
 from loader.core.flags import FeatureFlag
 from loader.core.registry import ChangeSet, Registry
+from loader.db.engine import LazyEngine, database_url, make_engine
 from loader.errors import LoaderError
 from loader.kinds.workflows import Workflow
 from loader.project import Project, load_project
@@ -104,6 +105,7 @@ class Application:
         if module_errors:
             self.registry.apply(ChangeSet(errors=list(module_errors)))
         self.container.register("feature_flags", FeatureFlag, source="loader", replace=True)
+        self.container.register("database", LazyEngine(lambda: make_engine(database_url(self.project))), source="loader", replace=True)
         self.container.register("workflows", self.workflows, source="loader", replace=True)
         for resource in snapshot.of("subscriber"):
             for event in resource.meta["events"]:
@@ -135,6 +137,7 @@ class Application:
         jobs_done = await self.scheduler.stop(grace)
         events_done = await self.event_bus.drain(grace)
         await self.modules.stop()
+        self.container.resolve("database").dispose()
         self.started = False
         return jobs_done and events_done
 

@@ -158,8 +158,8 @@ class HttpApp:
                         await self._on_startup()
                 except Exception as exc:
                     # the server prints this message (uvicorn: "ERROR: <message>") and exits
-                    message = exc.format() if isinstance(exc, LoaderError) else f"{type(exc).__name__}: {exc}"
-                    await send({"type": "lifespan.startup.failed", "message": message})
+                    text = exc.format() if isinstance(exc, LoaderError) else f"{type(exc).__name__}: {exc}"
+                    await send({"type": "lifespan.startup.failed", "message": text})
                     return
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":

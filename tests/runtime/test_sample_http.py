@@ -6,8 +6,15 @@ import logging
 
 from tests.runtime.conftest import serve
 
+from loader import load_project
+from loader.db import migrate
+from loader.runtime.application import Application
+
 
 def test_sample_project_endpoints(sample_project, caplog) -> None:
+    # as the README says: migrate (which also runs the seed data script), then serve
+    migrate(load_project(sample_project), container=lambda: Application(sample_project).boot().container, echo=lambda line: None)
+
     async def scenario(http, app):
         hello = await http.get("/store/hello")
         created = await http.post("/store/posts", json={"title": "First", "price_cents": 1999})
@@ -15,20 +22,21 @@ def test_sample_project_endpoints(sample_project, caplog) -> None:
         post_id = created.json()["post"]["id"]
         one = await http.get(f"/store/posts/{post_id}")
         missing = await http.get("/store/posts/999")
+        not_a_number = await http.get("/store/posts/abc")
         listed = await http.get("/store/posts")
         greeting = await http.get("/greetings")
         custom = await http.get("/store/custom")
         await app.event_bus.drain()
-        return hello, created, invalid, one, missing, listed, greeting, custom
+        return hello, created, invalid, one, missing, not_a_number, listed, greeting, custom
 
     with caplog.at_level(logging.INFO):
-        hello, created, invalid, one, missing, listed, greeting, custom = serve(sample_project, scenario)
+        hello, created, invalid, one, missing, not_a_number, listed, greeting, custom = serve(sample_project, scenario)
     assert hello.json() == {"message": "hello"} and hello.headers["x-powered-by"] == "loader"
     assert created.status_code == 201 and created.json()["post"]["title"] == "First"
     assert invalid.status_code == 400 and {e["loc"][0] for e in invalid.json()["errors"]} == {"title", "price_cents"}
     assert one.json()["price"] == "19.99 EUR" and one.json()["comments"] == []  # blog_comments is on in config
-    assert missing.status_code == 404
-    assert [p["title"] for p in listed.json()["posts"]] == ["First"]
+    assert missing.status_code == 404 and not_a_number.status_code == 404
+    assert [p["title"] for p in listed.json()["posts"]] == ["Welcome", "First"]  # the seed script ran once
     assert greeting.status_code == 200 and "greeting" in greeting.json()
     assert custom.status_code == 404  # custom_feature is off: the route is not served
-    assert "new post 1: First" in caplog.text  # the post.created subscriber ran
+    assert "new post 2: First" in caplog.text  # the post.created subscriber ran

@@ -109,3 +109,17 @@ def test_start_exits_with_the_module_that_failed_to_start(make_project) -> None:
     assert result.returncode != 0
     message = "src/modules/pay/__init__.py:7: module 'pay': service Pay failed to start: ConnectionError: gateway unreachable"
     assert result.stderr.count(message) == 1 and "Traceback" not in result.stderr
+
+
+def test_start_refuses_pending_migrations_and_says_what_to_run(make_project) -> None:
+    root = make_project({
+        "src/modules/blog/__init__.py": "from loader import Module\n\nclass Blog: ...\n\nmodule = Module('blog', service=Blog)\n",
+        "src/modules/blog/migrations/Migration20250101000000.py": (
+            "from loader import Migration\n\nclass Migration20250101000000(Migration):\n"
+            "    def up(self, db):\n        pass\n\n    def down(self, db):\n        pass\n"
+        ),
+    })
+    result = subprocess.run([sys.executable, "-m", "loader", "start", str(root), "--port", str(free_port())], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "blog:Migration20250101000000" in result.stderr and f"run `loader db migrate {root}` first" in result.stderr
+    assert not (root / ".loader" / "loader.db").exists()  # the check never creates the database

@@ -1,26 +1,47 @@
-"""BlogService keeps posts in memory; the migrations describe the table it would use."""
+"""BlogService: posts in the `blog_post` table its migration creates.
 
-import itertools
+It resolves the project's database from the container on each call (the container's
+`database` is a SQLAlchemy engine), so it keeps no connection of its own.
+"""
+
+from sqlalchemy import text
 
 
 class BlogService:
-    def __init__(self):
-        self._posts: dict[str, dict] = {}
-        self._ids = itertools.count(1)
+    def __init__(self, container):
+        self.container = container
+
+    def _db(self):
+        return self.container.resolve("database")
 
     def list(self) -> list[dict]:
-        return list(self._posts.values())
+        with self._db().connect() as conn:
+            rows = conn.execute(text("SELECT id, title, body, price_cents FROM blog_post ORDER BY id"))
+            return [_post(row) for row in rows.mappings()]
 
     def get(self, post_id: str) -> dict | None:
-        return self._posts.get(post_id)
+        if not post_id.isdigit():
+            return None
+        with self._db().connect() as conn:
+            row = conn.execute(
+                text("SELECT id, title, body, price_cents FROM blog_post WHERE id = :id"), {"id": int(post_id)}
+            ).mappings().first()
+        return _post(row) if row else None
 
     def create(self, title: str, body: str = "", price_cents: int = 0) -> dict:
         if not title:
             raise ValueError("a post needs a title")
-        post_id = str(next(self._ids))
-        post = {"id": post_id, "title": title, "body": body, "price_cents": price_cents}
-        self._posts[post_id] = post
-        return post
+        with self._db().begin() as conn:
+            new_id = conn.execute(
+                text("INSERT INTO blog_post (title, body, price_cents) VALUES (:t, :b, :p) RETURNING id"),
+                {"t": title, "b": body, "p": price_cents},
+            ).scalar_one()
+        return {"id": str(new_id), "title": title, "body": body, "price_cents": price_cents}
 
     def delete(self, post_id: str) -> None:
-        self._posts.pop(post_id, None)
+        with self._db().begin() as conn:
+            conn.execute(text("DELETE FROM blog_post WHERE id = :id"), {"id": int(post_id)})
+
+
+def _post(row) -> dict:
+    return {**row, "id": str(row["id"])}

@@ -1,0 +1,127 @@
+"""Which database a project uses, and the SQLAlchemy engine for it.
+
+Precedence, first wins: the ``LOADER_DATABASE_URL`` environment variable, then
+``project.database_url`` in ``loader_config.py``, then a SQLite file
+``<project>/.loader/loader.db`` so that ``loader db migrate`` works on a fresh machine.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+
+from loader.project import Project
+
+__all__ = ["DATABASE_URL_ENV", "LazyEngine", "database_url", "make_engine", "sqlite_file", "display_url", "lock_timeout"]
+
+DATABASE_URL_ENV = "LOADER_DATABASE_URL"
+LOCK_TIMEOUT_ENV = "LOADER_MIGRATION_LOCK_TIMEOUT"
+DEFAULT_LOCK_TIMEOUT = 60.0
+
+
+def database_url(project: Project) -> URL:
+    """The URL the project's database is at (env > config > SQLite in ``.loader/``).
+
+    ``postgresql://`` and ``postgres://`` URLs get the psycopg 3 driver; a relative SQLite
+    path is read from the project folder, not from wherever the command was started.
+    """
+    text = os.environ.get(DATABASE_URL_ENV) or project.config.project.database_url
+    if not text:
+        return make_url(f"sqlite:///{project.root / '.loader' / 'loader.db'}")
+    url = make_url(text)
+    if url.drivername in ("postgresql", "postgres"):
+        url = url.set(drivername="postgresql+psycopg")
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        path = Path(url.database)
+        if not path.is_absolute():
+            url = url.set(database=str(project.root / path))
+    return url
+
+
+def sqlite_file(url: URL) -> Path | None:
+    """The file of a SQLite URL; None for other backends and in-memory databases."""
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    return Path(url.database)
+
+
+def display_url(url: URL) -> str:
+    """The URL as messages show it, password hidden."""
+    return url.render_as_string(hide_password=True)
+
+
+def lock_timeout() -> float:
+    """Seconds a ``migrate`` waits for another one to finish (env ``LOADER_MIGRATION_LOCK_TIMEOUT``)."""
+    raw = os.environ.get(LOCK_TIMEOUT_ENV, "")
+    try:
+        return float(raw) if raw.strip() else DEFAULT_LOCK_TIMEOUT
+    except ValueError:
+        from loader.errors import ConfigError
+
+        raise ConfigError(f"{LOCK_TIMEOUT_ENV}={raw!r} is not a number of seconds") from None
+
+
+def make_engine(url: URL, *, create: bool = True) -> Engine:
+    """An engine for ``url``. For SQLite, ``create=True`` makes the file's folder first.
+
+    SQLite transactions are made real: Python's sqlite3 module would otherwise run DDL
+    (``CREATE TABLE``…) outside any transaction, so a failing migration could not be rolled
+    back. The connect/begin hooks below are the recipe from SQLAlchemy's SQLite docs.
+    """
+    path = sqlite_file(url)
+    if path is None:
+        if url.get_backend_name() == "sqlite":
+            return _sqlite_engine(url)
+        return create_engine(url, pool_pre_ping=True)
+    if create:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    return _sqlite_engine(url)
+
+
+def _sqlite_engine(url: URL) -> Engine:
+    engine = create_engine(url, connect_args={"timeout": lock_timeout()})
+
+    @event.listens_for(engine, "connect")
+    def _no_implicit_transactions(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN")
+
+    return engine
+
+
+class LazyEngine:
+    """The container's ``database``: a SQLAlchemy ``Engine`` made on first use.
+
+    A project that never touches its database (or a test of something else) opens no file and
+    no connection. ``connect()``/``begin()`` and every other ``Engine`` attribute are the
+    engine's own.
+    """
+
+    def __init__(self, factory: Callable[[], Engine]) -> None:
+        self._factory = factory
+        self._engine: Engine | None = None
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = self._factory()
+        return self._engine
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.engine, name)
+
+    def dispose(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+    def __repr__(self) -> str:
+        return f"<LazyEngine {'connected' if self._engine else 'not used yet'}>"
