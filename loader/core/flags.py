@@ -151,6 +151,11 @@ class FlagRouter:
         if key not in self._values:
             self._values[key] = FlagValue(key, value, "config")
 
+    def unregister(self, key: str) -> None:
+        """Forget one flag (its file is being reloaded)."""
+        self._values.pop(key, None)
+        self._settings.pop(key, None)
+
     def clear(self) -> None:
         """Forget every flag (a new boot, or a test)."""
         self._values.clear()

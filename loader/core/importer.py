@@ -10,17 +10,19 @@ the deepest frame inside project or plugin code.
 from __future__ import annotations
 
 import importlib
+import importlib.machinery
+import importlib.util
 import linecache
 import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType, TracebackType
+from types import CodeType, ModuleType, TracebackType
 
 from loader.errors import LoaderError, ResourceImportError
 from loader.types import SourceFile
 
-__all__ = ["import_source", "describe_import_failure", "ensure_on_sys_path"]
+__all__ = ["import_source", "import_fresh", "describe_import_failure", "ensure_on_sys_path"]
 
 Display = Callable[[str], str]
 
@@ -53,18 +55,70 @@ def import_source(source: SourceFile, display: Display = _cwd_relative) -> Modul
             exc.path = display(exc.path)
         raise
     except Exception as exc:
-        path, line, source_line = describe_import_failure(exc, display)
-        if path is None:
-            path, line = source.display, 1
-        if _is_circular(exc):
-            message = f"circular import: {_cycle(exc.__traceback__, display)} ({exc})"
-        elif isinstance(exc, SyntaxError):
-            message = f"syntax error: {exc.msg}"
-        else:
-            message = f"{type(exc).__name__}: {exc}"
-        if path != source.display:
-            message += f" (while importing {source.display})"
-        raise ResourceImportError(message, path=path, line=line, source_line=source_line) from exc
+        raise _import_error(exc, source.display, display) from exc
+
+
+def _import_error(exc: Exception, shown: str, display: Display) -> ResourceImportError:
+    """The error for a failed import of the file shown as ``shown``, at the user's line."""
+    path, line, source_line = describe_import_failure(exc, display)
+    if path is None:
+        path, line = shown, 1
+    if _is_circular(exc):
+        message = f"circular import: {_cycle(exc.__traceback__, display)} ({exc})"
+    elif isinstance(exc, SyntaxError):
+        message = f"syntax error: {exc.msg}"
+    else:
+        message = f"{type(exc).__name__}: {exc}"
+    if path != shown:
+        message += f" (while importing {shown})"
+    return ResourceImportError(message, path=path, line=line, source_line=source_line)
+
+
+class _FreshSourceLoader(importlib.machinery.SourceFileLoader):
+    """Compiles from the source file every time, never from ``__pycache__``.
+
+    A ``.pyc`` is trusted when the source's mtime (in seconds) and size match; two saves within
+    one second that keep the size would otherwise load the stale bytecode.
+    """
+
+    def get_code(self, fullname: str) -> CodeType:
+        source = self.get_data(self.path)
+        return self.source_to_code(source, self.path)
+
+
+def import_fresh(name: str, path: Path, display: Display = _cwd_relative) -> ModuleType:
+    """Import ``path`` as module ``name`` from its current source, replacing ``sys.modules[name]``.
+
+    The caller keeps the previous module object to put back if anything fails.
+
+    Raises:
+        ResourceImportError: as :func:`import_source`; ``sys.modules[name]`` is then left unset.
+    """
+    is_package = path.name == "__init__.py"
+    loader = _FreshSourceLoader(name, str(path))
+    spec = importlib.util.spec_from_file_location(
+        name, path, loader=loader, submodule_search_locations=[str(path.parent)] if is_package else None
+    )
+    if spec is None:  # pragma: no cover - spec_from_file_location with a loader always gives one
+        raise ResourceImportError(f"cannot import {name} from {display(str(path))}", path=display(str(path)))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        loader.exec_module(module)
+    except LoaderError as exc:
+        sys.modules.pop(name, None)
+        if exc.path is not None and os.path.isabs(exc.path):
+            exc.path = display(exc.path)
+        raise
+    except BaseException as exc:
+        sys.modules.pop(name, None)
+        if not isinstance(exc, Exception):
+            raise
+        raise _import_error(exc, display(str(path)), display) from exc
+    parent, _, child = name.rpartition(".")
+    if parent in sys.modules:  # what the import system does: `import a.b` makes b an attribute of a
+        setattr(sys.modules[parent], child, module)
+    return module
 
 
 def describe_import_failure(
@@ -77,6 +131,7 @@ def describe_import_failure(
     if frame is None:
         return None, None, None
     filename, line = frame
+    linecache.checkcache(filename)  # the file may have been edited since it was last read
     return display(filename), line, linecache.getline(filename, line) or None
 
 

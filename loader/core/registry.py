@@ -97,6 +97,9 @@ class Registry:
     def by_source(self, path: str) -> builtins.list[Resource]:
         return [r for r in self._resources.values() if r.source.display == path]
 
+    def errors_for(self, path: str) -> builtins.list[LoaderError]:
+        return builtins.list(self._errors.get(path, ()))
+
     @property
     def errors(self) -> builtins.list[LoaderError]:
         return [e for errs in self._errors.values() for e in errs]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -27,8 +27,11 @@ from loader.kinds.workflows import Workflow
 from loader.project import Project, load_project
 from loader.runtime.container import Container
 from loader.runtime.events import Event
-from loader.runtime.http import HttpApp, build_route_table
+from loader.dev.plan import FileChange
+from loader.runtime.http import HttpApp, RouteTable, build_route_table
 from loader.runtime.modules import ModuleRuntime
+from loader.runtime.reloader import Reloader
+from loader.runtime.report import ReloadReport
 from loader.runtime.scheduler import ScheduledJob, Scheduler
 from loader.types import Resource
 
@@ -58,6 +61,7 @@ class Application:
         self.scheduler = Scheduler()
         self.http: HttpApp | None = None
         self._project: Project | None = None
+        self._reloader: Reloader | None = None
         self.started = False
 
     # -- state --------------------------------------------------------------------------
@@ -109,14 +113,43 @@ class Application:
         self.container.register("workflows", self.workflows, source="loader", replace=True)
         for resource in snapshot.of("subscriber"):
             for event in resource.meta["events"]:
-                self.event_bus.subscribe(event, self._subscriber_handler(resource), resource.id, source=str(resource.location))
+                self.event_bus.subscribe(event, self.subscriber_handler(resource), resource.id, source=str(resource.location))
         if self.worker_mode in ("shared", "worker"):
-            self.scheduler.reconcile(self._scheduled_job(r) for r in snapshot.of("job"))
-        routes = list(snapshot.of("route")) if self.worker_mode != "worker" else []
-        self.http = HttpApp(build_route_table(routes, list(snapshot.of("middlewares")), snapshot.version), on_startup=self.start, on_shutdown=self.stop)
+            self.scheduler.reconcile(self.scheduled_job(r) for r in snapshot.of("job"))
+        self.http = HttpApp(self._route_table(), on_startup=self.start, on_shutdown=self.stop)
         self.http.state.container = self.container
         self.http.state.application = self
+        self._reloader = Reloader(self)
         return self
+
+    def _route_table(self) -> RouteTable:
+        snapshot = self.registry.snapshot()
+        routes = list(snapshot.of("route")) if self.worker_mode != "worker" else []
+        return build_route_table(routes, list(snapshot.of("middlewares")), snapshot.version)
+
+    def rebuild_routes(self) -> None:
+        """Build a route table from the registry's snapshot and swap it in (one assignment)."""
+        self.asgi.swap(self._route_table())
+
+    # -- hot reload ---------------------------------------------------------------------
+    async def reload(self, paths: Iterable[str | Path | FileChange]) -> ReloadReport:
+        """Reload what the given files touch, in place; see ``docs/reload.md``.
+
+        ``paths`` are files that changed (added, modified or deleted: loader looks at the disk),
+        or ``FileChange`` objects. Returns the report; never raises for a user error — a broken
+        file leaves the previous version serving and is in ``report.errors``.
+        """
+        changes = [p if isinstance(p, FileChange) else _change_for(Path(p)) for p in paths]
+        return await self._require_reloader().reload(changes)
+
+    async def unload(self, path: str | Path) -> ReloadReport:
+        """Take a file's resources out of the running application (the file stays on disk)."""
+        return await self._require_reloader().reload([FileChange("deleted", Path(path).resolve())])
+
+    def _require_reloader(self) -> Reloader:
+        if self._reloader is None:
+            raise LoaderError("the application is not booted yet; call app.boot() first")
+        return self._reloader
 
     async def start(self) -> None:
         """Run module start hooks, then start the scheduler. Raises ``ModuleStartError``."""
@@ -142,7 +175,8 @@ class Application:
         return jobs_done and events_done
 
     # -- adapters from resources to runtime callables -------------------------------------
-    def _subscriber_handler(self, resource: Resource) -> Callable[[Event], Any]:
+    def subscriber_handler(self, resource: Resource) -> Callable[[Event], Any]:
+        """The event-bus handler of a subscriber resource: ``fn(event, container[, options])``."""
         fn = resource.obj
         wants_options = "options" in inspect.signature(fn).parameters
         options = resource.source.root.options if resource.origin.kind == "plugin" else {}
@@ -153,7 +187,8 @@ class Application:
 
         return handle
 
-    def _scheduled_job(self, resource: Resource) -> ScheduledJob:
+    def scheduled_job(self, resource: Resource) -> ScheduledJob:
+        """The scheduler's view of a job resource, bound to the container; id = owner key."""
         fn, container = resource.obj, self.container
 
         async def run() -> Any:
@@ -166,3 +201,8 @@ class Application:
     def __repr__(self) -> str:
         state = "started" if self.started else ("booted" if self._project else "new")
         return f"<Application {str(self.root)!r} {state}>"
+
+
+def _change_for(path: Path) -> FileChange:
+    path = path.resolve()
+    return FileChange("modified" if path.exists() else "deleted", path)

@@ -72,9 +72,12 @@ class ModuleRuntime:
         errors: list[LoaderError] = []
         for resource in modules:
             try:
-                self.modules[resource.id] = self._build_one(resource, [p for p in providers if p.meta["module"] == resource.id])
+                instance = self._build_one(resource, [p for p in providers if p.meta["module"] == resource.id])
             except ModuleStartError as exc:
                 errors.append(exc)
+                continue
+            self.modules[resource.id] = instance
+            self._bind(instance)
         return errors
 
     def _build_one(self, resource: Resource, providers: list[Resource]) -> ModuleInstance:
@@ -84,14 +87,12 @@ class ModuleRuntime:
             settings = provider.source.root.options
             service = self._construct(provider, provider.obj.service, options=settings.get("options", {}), container=self.container)
             built[settings["id"]] = service
-            self.container.register(f"{resource.id}.{settings['id']}", service, source=str(provider.location), replace=True)
             if settings["is_default"]:
                 default = service
         service = self._construct(
             resource, resource.obj.service,
             options=resource.meta.get("options", {}), container=self.container, providers=built, provider=default,
         )
-        self.container.register(resource.id, service, source=str(resource.location), replace=True)
         return ModuleInstance(resource.id, resource, service, built)
 
     def _construct(self, resource: Resource, cls: type, **available: Any) -> Any:
@@ -109,6 +110,42 @@ class ModuleRuntime:
             line=resource.line,
         )
 
+    async def replace(self, resource: Resource, providers: list[Resource], *, start: bool) -> None:
+        """Hot reload of one module: the old service shuts down, a new one is built and bound.
+
+        Raises:
+            ModuleStartError: the new service could not be built or started; the old one is
+                then still bound (if it was shut down, it is started again).
+        """
+        old = self.modules.get(resource.id)
+        new = self._build_one(resource, providers)  # registers nothing until it succeeds below
+        if old is not None and old.started:
+            await self._shutdown(old)
+        self.modules[resource.id] = new
+        if start:
+            try:
+                await self._start_one(new)
+            except ModuleStartError:
+                if old is not None:
+                    self.modules[resource.id] = old
+                    self._bind(old)
+                    await self._start_one(old)
+                raise
+        self._bind(new)
+
+    def remove(self, module_id: str) -> ModuleInstance | None:
+        instance = self.modules.pop(module_id, None)
+        if instance is not None:
+            self.container.unregister(module_id)
+            for provider_id in instance.providers:
+                self.container.unregister(f"{module_id}.{provider_id}")
+        return instance
+
+    def _bind(self, instance: ModuleInstance) -> None:
+        self.container.register(instance.name, instance.service, source=str(instance.resource.location), replace=True)
+        for provider_id, service in instance.providers.items():
+            self.container.register(f"{instance.name}.{provider_id}", service, replace=True)
+
     async def start(self) -> None:
         """Run each module's loaders and ``on_start``, in load order.
 
@@ -116,29 +153,35 @@ class ModuleRuntime:
             ModuleStartError: the first module that fails, by name and file.
         """
         for instance in self.modules.values():
-            options = instance.resource.meta.get("options", {})
-            try:
-                for loader_fn in instance.resource.obj.loaders:
-                    await _maybe_await(loader_fn(self.container, options))
-                for service in (*instance.providers.values(), instance.service):
-                    hook = getattr(service, "on_start", None)
-                    if callable(hook):
-                        await _maybe_await(hook())
-            except Exception as exc:
-                raise self._error(instance.resource, "failed to start", exc) from exc
-            instance.started = True
+            await self._start_one(instance)
+
+    async def _start_one(self, instance: ModuleInstance) -> None:
+        options = instance.resource.meta.get("options", {})
+        try:
+            for loader_fn in instance.resource.obj.loaders:
+                await _maybe_await(loader_fn(self.container, options))
+            for service in (*instance.providers.values(), instance.service):
+                hook = getattr(service, "on_start", None)
+                if callable(hook):
+                    await _maybe_await(hook())
+        except Exception as exc:
+            raise self._error(instance.resource, "failed to start", exc) from exc
+        instance.started = True
 
     async def stop(self) -> None:
         """``on_shutdown`` of every started module, in reverse order; failures are logged."""
         for instance in reversed(list(self.modules.values())):
-            if not instance.started:
+            await self._shutdown(instance)
+
+    async def _shutdown(self, instance: ModuleInstance) -> None:
+        if not instance.started:
+            return
+        for service in (instance.service, *instance.providers.values()):
+            hook = getattr(service, "on_shutdown", None)
+            if not callable(hook):
                 continue
-            for service in (instance.service, *instance.providers.values()):
-                hook = getattr(service, "on_shutdown", None)
-                if not callable(hook):
-                    continue
-                try:
-                    await _maybe_await(hook())
-                except Exception:
-                    log.exception("module %r: on_shutdown failed (%s)", instance.name, instance.resource.location)
-            instance.started = False
+            try:
+                await _maybe_await(hook())
+            except Exception:
+                log.exception("module %r: on_shutdown failed (%s)", instance.name, instance.resource.location)
+        instance.started = False

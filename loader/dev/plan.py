@@ -1,0 +1,223 @@
+"""The reload planner: file changes → what to reload, load, unload — or restart, and why.
+
+Pure: it reads a :class:`ProjectIndex` (roots, kinds, known files, the import graph) and
+touches neither the disk nor ``sys.modules``, so every rule is unit-tested
+(``tests/dev/test_plan.py``). Paths are classified relative to the roots with the same scan
+rules the boot used — never by substrings of an absolute path.
+
+Rules, in order, for each changed path:
+
+1. ``loader_config.py`` or a ``.env*`` file of the project, or any ``pyproject.toml`` → restart.
+2. Not a ``.py`` file, outside every root, or in loader's own root → ignored.
+3. A new ``modules/<name>/__init__.py`` (a module folder loader has not seen) → restart.
+4. A resource file whose kind cannot reload in place (a migration) → restart, saying that
+   migrations may need running.
+5. A resource file: modified → reload it and every module that imports it, transitively;
+   added → load it (and retry the files that failed to load, which may have wanted it);
+   deleted → unload its resources and reload what imported it.
+6. Any other module (a helper such as ``src/lib/pricing.py``): reload it and its dependents;
+   if nothing imports it, ignore it.
+7. A changed feature-flag file also re-evaluates every file's ``define_file_config``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from loader.core.import_graph import ImportGraph
+from loader.discovery.scan import module_name_of, source_for
+from loader.kinds.base import ResourceKind
+from loader.types import Root, SourceFile
+
+__all__ = ["FileChange", "ProjectIndex", "ReloadPlan", "plan_reload", "RESTART_FILES"]
+
+ChangeKind = Literal["added", "modified", "deleted"]
+RESTART_FILES = ("loader_config.py", "pyproject.toml")
+
+
+@dataclass(frozen=True, slots=True)
+class FileChange:
+    """One change the watcher saw (or a caller passed to ``app.reload``)."""
+
+    kind: ChangeKind
+    path: Path
+
+    def __repr__(self) -> str:
+        return f"FileChange({self.kind!r}, {str(self.path)!r})"
+
+
+@dataclass(frozen=True)
+class ProjectIndex:
+    """What the planner knows about a running project."""
+
+    root: Path
+    roots: Sequence[Root]
+    kinds: Sequence[ResourceKind]
+    sources: Mapping[Path, SourceFile]  # every resource file found at boot or loaded since
+    failed: frozenset[Path]  # resource files whose last load failed
+    graph: ImportGraph
+    modules: Mapping[str, Path] = field(default_factory=dict)  # loaded tracked module → file
+
+    def display(self, path: Path) -> str:
+        root = self.root_of(path)
+        if root is not None:
+            return root.display(path)
+        try:
+            return path.relative_to(self.root).as_posix()
+        except ValueError:
+            return str(path)
+
+    def root_of(self, path: Path) -> Root | None:
+        """The deepest root holding ``path`` (a module folder inside ``src/`` wins)."""
+        holding = [r for r in self.roots if path.is_relative_to(r.path)]
+        return max(holding, key=lambda r: len(r.path.parts)) if holding else None
+
+
+@dataclass
+class ReloadPlan:
+    """What to do about a batch of changes. Empty when nothing needs doing."""
+
+    restart_reason: str | None = None
+    import_groups: list[list[str]] = field(default_factory=list)  # module names, dependencies first
+    resource_files: list[SourceFile] = field(default_factory=list)  # re-collect after importing
+    unload: list[SourceFile] = field(default_factory=list)  # deleted resource files
+    deleted_modules: list[str] = field(default_factory=list)  # helpers gone from disk
+    flags_changed: bool = False
+    why: dict[str, str] = field(default_factory=dict)  # display path → reason
+    ignored: dict[str, str] = field(default_factory=dict)  # display path → reason
+    changed: list[str] = field(default_factory=list)  # display paths of the changes
+
+    @property
+    def restart(self) -> bool:
+        return self.restart_reason is not None
+
+    @property
+    def empty(self) -> bool:
+        return not (self.restart or self.import_groups or self.resource_files or self.unload or self.deleted_modules)
+
+    @property
+    def dependents(self) -> int:
+        return sum(1 for reason in self.why.values() if reason.startswith("imports "))
+
+
+def plan_reload(changes: Iterable[FileChange], index: ProjectIndex) -> ReloadPlan:
+    """Turn a batch of changes into one plan (a burst of changes becomes one reload or one restart)."""
+    plan = ReloadPlan()
+    changed_modules: dict[str, Path] = {}
+    load: dict[Path, SourceFile] = {}
+    retry_failed = False
+    by_module = {s.module_name: s for s in index.sources.values()}
+    for change in _last_change_per_path(changes):
+        path = change.path
+        if change.kind == "modified" and path not in index.sources and path not in index.modules.values():
+            change = FileChange("added", path)  # a file loader has not seen is new to it
+        shown = index.display(path)
+        plan.changed.append(shown)
+        reason = _restart_reason(path, index)
+        if reason is not None:
+            plan.restart_reason = reason
+            return plan
+        root = index.root_of(path)
+        if path.suffix != ".py" or root is None or root.kind == "builtin":
+            plan.ignored[shown] = "not a Python file of the project or of a plugin"
+            continue
+        if _is_new_module_folder(path, root, index):
+            plan.restart_reason = f"{shown}: a new module folder (its root is set up at boot)"
+            return plan
+        source = index.sources.get(path) or source_for(root, path, index.kinds)
+        if source is not None:
+            kind = next(k for k in index.kinds if k.name == source.kind)
+            if not kind.reloadable:
+                extra = "; migrations may need running: loader db migrate" if kind.name == "migration" else ""
+                plan.restart_reason = f"{shown} changed: {kind.name} files are not reloaded in place{extra}"
+                return plan
+            plan.flags_changed |= source.kind == "flag"
+            if change.kind == "deleted":
+                plan.unload.append(source)
+                plan.why[shown] = "deleted"
+                changed_modules[source.module_name] = path
+            elif change.kind == "added" and path not in index.sources:
+                load[path] = source
+                plan.why[shown] = "added"
+                retry_failed = True
+            else:
+                load[path] = source
+                plan.why[shown] = "changed"
+                changed_modules[source.module_name] = path
+            continue
+        module = _module_name(path, root, index)
+        if change.kind == "added":
+            retry_failed = True
+            plan.ignored[shown] = "new file that nothing imports yet"
+            continue
+        if module not in index.modules and not index.graph.importers(module):
+            plan.ignored[shown] = "nothing imports it"
+            continue
+        if change.kind == "deleted":
+            plan.deleted_modules.append(module)
+        plan.why[shown] = "deleted" if change.kind == "deleted" else "changed"
+        changed_modules[module] = path
+
+    to_import = {m for m, p in changed_modules.items() if m not in plan.deleted_modules and p not in {s.path for s in plan.unload}}
+    for dependent, chain in index.graph.dependents(changed_modules).items():
+        to_import.add(dependent)
+        source = by_module.get(dependent)
+        shown = index.display(source.path if source else index.modules.get(dependent, Path(dependent)))
+        plan.why.setdefault(shown, "imports " + " → ".join(_shown_module(m, index, by_module) for m in reversed(chain[:-1])))
+        if source is not None and source.path not in load and source not in plan.unload:
+            load[source.path] = source
+    if retry_failed:
+        for path in sorted(index.failed - set(load)):
+            source = index.sources[path]
+            load[path] = source
+            to_import.add(source.module_name)
+            plan.why.setdefault(index.display(path), "retried: it failed to load before")
+    to_import |= {s.module_name for s in load.values()}
+    plan.import_groups = index.graph.reload_order(to_import)
+    plan.resource_files = sorted(load.values(), key=lambda s: (s.root.path.as_posix(), s.relpath))
+    return plan
+
+
+def _last_change_per_path(changes: Iterable[FileChange]) -> list[FileChange]:
+    # A burst (an editor's save-as-rename, a checkout) may report one path several times.
+    last: dict[Path, FileChange] = {}
+    for change in changes:
+        previous = last.get(change.path)
+        if previous is not None and previous.kind == "added" and change.kind == "modified":
+            change = FileChange("added", change.path)
+        last[change.path] = change
+    return [last[p] for p in sorted(last)]
+
+
+def _restart_reason(path: Path, index: ProjectIndex) -> str | None:
+    shown = index.display(path)
+    if path.name == "pyproject.toml":
+        return f"{shown} changed (dependencies or installed plugins may have changed)"
+    if path.parent == index.root and (path.name == "loader_config.py" or path.name.startswith(".env")):
+        return f"{shown} changed"
+    return None
+
+
+def _is_new_module_folder(path: Path, root: Root, index: ProjectIndex) -> bool:
+    relpath = path.relative_to(root.path).parts
+    if root.kind not in ("project", "plugin") or len(relpath) != 3 or relpath[0] != "modules" or relpath[2] != "__init__.py":
+        return False
+    return not any(r.path == path.parent for r in index.roots)
+
+
+def _module_name(path: Path, root: Root, index: ProjectIndex) -> str:
+    for name, file in index.modules.items():
+        if file == path:
+            return name
+    return module_name_of(root, path.relative_to(root.path).as_posix())
+
+
+def _shown_module(module: str, index: ProjectIndex, by_module: Mapping[str, SourceFile]) -> str:
+    source = by_module.get(module)
+    if source is not None:
+        return source.display
+    path = index.modules.get(module)
+    return index.display(path) if path else module
