@@ -105,6 +105,29 @@ def start(project: Path, host: str | None, port: int | None, grace: float, allow
 
 
 @cli.command()
+@project_argument
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
+@click.option("--port", type=int, help="Port to bind (default: project.http.port, 9000).")
+@_clean_errors
+def develop(project: Path, host: str, port: int | None) -> None:
+    """Serve PROJECT and reload what you change while it runs (see docs/reload.md)."""
+    from loader.config.loading import is_project, load_config
+    from loader.dev.supervisor import Supervisor
+    from loader.errors import ConfigError
+
+    root = project.resolve()
+    if not root.is_dir() or not is_project(root):
+        raise ConfigError(f"{root} is not a loader project: expected a loader_config.py or a src/ folder in it")
+    if port is None:
+        try:
+            port = load_config(root)[0].project.http.port
+        except LoaderError:
+            port = 9000  # the child reports the config error; the parent still serves and waits
+    supervisor = Supervisor(root, host, port, echo=lambda line: out.print(line, markup=False, highlight=False))
+    supervisor.run()
+
+
+@cli.command()
 @click.argument("project", required=False, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @_clean_errors

@@ -1,0 +1,76 @@
+"""Typed, versioned messages between the dev server's parent (watcher) and child (server).
+
+They travel over a ``multiprocessing`` pipe as plain dicts (``to_wire``/``from_wire``), never
+through environment variables, and carry a request id so an answer is never taken for another.
+
+| message | direction | fields |
+|---|---|---|
+| ``hmr-reload`` | parent → child | ``id``, ``changes`` (``[kind, path]`` pairs) |
+| ``hmr-result`` | child → parent | ``id``, ``ok``, ``report``, ``restart_reason``, ``error``, ``duration_ms`` |
+| ``child-ready`` | child → parent | ``pid``, ``errors`` (boot errors, one line each), ``boot_ms`` |
+| ``child-failed`` | child → parent | ``error``: the child could not boot (a broken config) |
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar, Union
+
+__all__ = ["PROTOCOL_VERSION", "HmrReload", "HmrResult", "ChildReady", "ChildFailed", "Message", "to_wire", "from_wire", "ProtocolError"]
+
+PROTOCOL_VERSION = 1
+
+
+class ProtocolError(ValueError):
+    """A message of an unknown type or version (a parent and child of different loaders)."""
+
+
+@dataclass(frozen=True)
+class HmrReload:
+    type: ClassVar[str] = "hmr-reload"
+    id: int
+    changes: list[tuple[str, str]]  # ("modified", "/abs/path.py")
+
+
+@dataclass(frozen=True)
+class HmrResult:
+    type: ClassVar[str] = "hmr-result"
+    id: int
+    ok: bool
+    report: dict[str, Any] | None = None
+    restart_reason: str | None = None
+    error: str | None = None
+    duration_ms: float = 0.0
+
+
+@dataclass(frozen=True)
+class ChildReady:
+    type: ClassVar[str] = "child-ready"
+    pid: int
+    errors: list[str] = field(default_factory=list)
+    boot_ms: float = 0.0
+
+
+@dataclass(frozen=True)
+class ChildFailed:
+    type: ClassVar[str] = "child-failed"
+    error: str
+
+
+Message = Union[HmrReload, HmrResult, ChildReady, ChildFailed]
+_TYPES: dict[str, type[Message]] = {cls.type: cls for cls in (HmrReload, HmrResult, ChildReady, ChildFailed)}
+
+
+def to_wire(message: Message) -> dict[str, Any]:
+    return {"v": PROTOCOL_VERSION, "type": message.type, **asdict(message)}
+
+
+def from_wire(data: dict[str, Any]) -> Message:
+    """Decode a message, refusing other protocol versions and unknown types."""
+    if data.get("v") != PROTOCOL_VERSION:
+        raise ProtocolError(f"dev server protocol version {data.get('v')!r}; expected {PROTOCOL_VERSION}")
+    cls = _TYPES.get(str(data.get("type")))
+    if cls is None:
+        raise ProtocolError(f"unknown dev server message type {data.get('type')!r}")
+    fields = {k: v for k, v in data.items() if k not in ("v", "type")}
+    return cls(**fields)

@@ -1,0 +1,83 @@
+"""The dev server's child: boots the project, serves it on the parent's socket, and applies
+``hmr-reload`` messages with ``app.reload`` inside the server's event loop.
+
+It runs in a process started with the ``spawn`` context, so it imports the project fresh, and it
+serves on the listening socket the parent holds: a restart never closes the port, and a request
+that arrives meanwhile waits in the socket's backlog instead of being refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from loader.dev.channel import ChildFailed, ChildReady, HmrReload, HmrResult, from_wire, to_wire
+from loader.dev.plan import FileChange
+from loader.errors import LoaderError
+
+__all__ = ["run_child"]
+
+log = logging.getLogger("loader.develop")
+
+
+def run_child(project: str, sock: socket.socket, conn: Connection, log_level: str = "warning") -> None:
+    """Process entry point (must be importable for the spawn context)."""
+    import uvicorn
+
+    from loader.runtime.application import Application
+
+    started = time.perf_counter()
+    try:
+        app = Application(project).boot()
+    except LoaderError as exc:
+        conn.send(to_wire(ChildFailed(exc.format())))
+        return
+    config = uvicorn.Config(app.asgi, lifespan="on", log_level=log_level, access_log=False)
+    server = uvicorn.Server(config)
+    boot_errors = [e.format() for e in app.errors]
+
+    async def main() -> None:
+        serving = asyncio.create_task(server.serve(sockets=[sock]))
+        while not server.started and not serving.done():
+            await asyncio.sleep(0.005)
+        if server.started:
+            # SIGINT/SIGTERM from the parent: a graceful stop, ours rather than uvicorn's (which
+            # would re-raise the signal once done and end the process with a traceback).
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(signum, lambda *_: setattr(server, "should_exit", True))
+            conn.send(to_wire(ChildReady(os.getpid(), boot_errors, (time.perf_counter() - started) * 1000)))
+            loop = asyncio.get_running_loop()
+            # A daemon thread waits on the pipe: it must never keep the process alive on exit.
+            threading.Thread(target=_listen, args=(conn, app, loop, server), daemon=True).start()
+        await serving
+
+    asyncio.run(main())
+
+
+def _listen(conn: Connection, app: Any, loop: asyncio.AbstractEventLoop, server: Any) -> None:
+    while True:
+        try:
+            message = from_wire(conn.recv())
+        except (EOFError, OSError):  # the parent is gone: stop serving
+            server.should_exit = True
+            return
+        if not isinstance(message, HmrReload):
+            continue
+        changes = [FileChange(kind, Path(path)) for kind, path in message.changes]  # type: ignore[arg-type]
+        future = asyncio.run_coroutine_threadsafe(app.reload(changes), loop)
+        try:
+            report = future.result()
+            result = HmrResult(
+                message.id, report.ok, report.to_dict(), report.restart_reason, None, report.duration_ms
+            )
+        except Exception as exc:  # a bug in loader: the parent restarts the child
+            result = HmrResult(message.id, False, None, f"the reload crashed ({type(exc).__name__}: {exc})", repr(exc))
+        conn.send(to_wire(result))

@@ -1,0 +1,205 @@
+"""``loader develop``'s parent: holds the socket, watches files, drives the server child.
+
+- The parent binds the listening socket once and hands it to every child (``spawn``): a
+  restart never frees the port, so no connection is refused and no port is ever bound twice.
+- One reload at a time: while the child works on one, watchfiles keeps collecting changes,
+  which arrive together as the next batch (a branch checkout is one reload or one restart).
+- A child that exits is noticed within one watch tick (100 ms) and started again at once.
+- A child that must go gets SIGINT (uvicorn's graceful stop), then SIGKILL after a timeout,
+  and the parent waits for it before starting the next.
+- With the ``backend_hmr`` flag off, every change restarts the child (uvicorn ``--reload``
+  style).
+"""
+
+from __future__ import annotations
+
+import itertools
+import multiprocessing
+import os
+import signal
+import socket
+import threading
+from collections.abc import Callable
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+
+import watchfiles
+
+from loader.dev.channel import ChildFailed, ChildReady, HmrReload, HmrResult, Message, from_wire, to_wire
+from loader.dev.child import run_child
+from loader.dev.plan import FileChange
+from loader.dev.settings import DevSettings, read_settings
+from loader.dev.watcher import ProjectFilter, to_file_changes
+
+__all__ = ["Supervisor"]
+
+Echo = Callable[[str], None]
+
+
+class Supervisor:
+    """Runs one project under ``loader develop``.
+
+    Args:
+        project: The project folder.
+        host, port: Where to listen (127.0.0.1 by default: a dev server is not for the network).
+        echo: Where the one-line messages go.
+        reload_timeout: Seconds to wait for an answer before restarting the child.
+        stop_timeout: Seconds between SIGINT and SIGKILL.
+        step_ms: How long the watcher waits for quiet before handing a batch over.
+    """
+
+    def __init__(
+        self, project: Path, host: str, port: int, *, echo: Echo = print,
+        reload_timeout: float = 30.0, stop_timeout: float = 5.0, step_ms: int = 10,
+    ) -> None:
+        self.project, self.echo = project, echo
+        self.reload_timeout, self.stop_timeout, self.step_ms = reload_timeout, stop_timeout, step_ms
+        self.settings = self._read_settings(None)
+        self.socket = _listen(host, port)
+        self.address = self.socket.getsockname()[:2]
+        self._ids = itertools.count(1)
+        self._child: BaseProcess | None = None
+        self._conn: Connection | None = None
+        self.stop_event = threading.Event()
+        self.restarts = 0
+        self._boot_failed = False
+
+    @property
+    def hot_reload(self) -> bool:
+        return self.settings.hot_reload
+
+    def _read_settings(self, previous: DevSettings | None) -> DevSettings:
+        settings = read_settings(self.project, previous)
+        if settings.problem is not None:
+            self.echo(f"error: {settings.problem.format()}")
+        return settings
+
+    # -- the child ------------------------------------------------------------------------
+    def start_child(self) -> None:
+        context = multiprocessing.get_context("spawn")
+        parent_end, child_end = context.Pipe()
+        self._child = context.Process(target=run_child, args=(str(self.project), self.socket, child_end), name="loader-child")
+        self._child.start()
+        child_end.close()
+        self._conn = parent_end
+        message = self._receive(timeout=120.0)
+        self._boot_failed = not isinstance(message, ChildReady)
+        if isinstance(message, ChildReady):
+            extra = f"; {len(message.errors)} error(s):" if message.errors else ""
+            self.echo(f"serving {self.project.name} on http://{self.address[0]}:{self.address[1]} (booted in {message.boot_ms:.0f} ms{extra})")
+            for error in message.errors:
+                self.echo(f"  {error}")
+        elif isinstance(message, ChildFailed):
+            self.echo(f"error: {message.error}")
+            self.echo("waiting for a change to try again")
+
+    def stop_child(self) -> None:
+        child, self._child = self._child, None
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        if child is None or not child.is_alive():
+            return
+        if child.pid is not None:
+            os.kill(child.pid, signal.SIGINT)
+        child.join(self.stop_timeout)
+        if child.is_alive():
+            self.echo(f"the server did not stop within {self.stop_timeout:g} s; killing it")
+            child.kill()
+            child.join(self.stop_timeout)
+
+    def restart(self, reason: str) -> None:
+        self.echo(f"restarting: {reason}")
+        self.restarts += 1
+        self.stop_child()
+        self.settings = self._read_settings(self.settings)  # .env or config may have changed
+        self.start_child()
+
+    # -- the loop -------------------------------------------------------------------------
+    def run(self) -> None:
+        """Watch and serve until ``stop_event`` is set or Ctrl-C."""
+        for signum in (signal.SIGINT, signal.SIGTERM):  # stop watching cleanly, then stop the child
+            signal.signal(signum, lambda *_: self.stop_event.set())
+        mode = "hot reload" if self.hot_reload else "restart on every change"
+        self.echo(f"loader develop: {mode} (backend_hmr from {self.settings.hot_reload_source}); watching {', '.join(map(str, self.settings.watch))}")
+        self.start_child()
+        try:
+            for raw in watchfiles.watch(
+                *self.settings.watch, watch_filter=ProjectFilter(), step=self.step_ms, rust_timeout=100,
+                yield_on_timeout=True, stop_event=self.stop_event, raise_interrupt=False,
+            ):
+                child = self._child
+                if child is not None and not child.is_alive() and not self._boot_failed:
+                    self.restart(f"the server exited (code {child.exitcode})")
+                    continue
+                changes = [c for c in to_file_changes(raw) if _relevant(c.path)]
+                if changes:
+                    self.handle(changes)
+        finally:
+            self.stop_child()
+            self.socket.close()
+            self.echo("stopped")
+
+    def handle(self, changes: list[FileChange]) -> None:
+        """One batch of changes: reload in place, or restart with the reason."""
+        if self._child is None or not self._child.is_alive() or self._conn is None:
+            self.restart(f"{_shown(changes[0].path, self.project)} changed" if self._boot_failed else "the server was not running")
+            return
+        if not self.hot_reload:
+            shown = ", ".join(_shown(c.path, self.project) for c in changes[:3]) + (" …" if len(changes) > 3 else "")
+            self.restart(f"{shown} changed (backend_hmr is off)")
+            return
+        request = HmrReload(next(self._ids), [(c.kind, str(c.path)) for c in changes])
+        self._conn.send(to_wire(request))
+        result = self._receive(timeout=self.reload_timeout, expect=request.id)
+        if not isinstance(result, HmrResult):
+            self.restart("the server did not answer the reload" if result is None else "the server exited during a reload")
+            return
+        report = result.report or {}
+        if result.restart_reason:
+            self.restart(result.restart_reason)
+            return
+        summary = str(report.get("summary", "reloaded"))
+        if report.get("changes") or report.get("errors"):
+            self.echo(summary)
+        for error in report.get("errors", [])[1:]:
+            self.echo(f"  {error['location']}: {error['message']}")
+
+    def _receive(self, timeout: float, expect: int | None = None) -> Message | None:
+        """The next message from the child, or None on timeout or when the child died."""
+        if self._conn is None or self._child is None:
+            return None
+        while True:
+            ready = wait([self._conn, self._child.sentinel], timeout)
+            if not ready:
+                return None
+            if self._conn not in ready:
+                return None  # only the sentinel: the child exited
+            try:
+                message = from_wire(self._conn.recv())
+            except (EOFError, OSError):
+                return None
+            if expect is None or (isinstance(message, HmrResult) and message.id == expect):
+                return message
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _relevant(path: Path) -> bool:
+    # Python files, and the files that restart; a README or an image never reloads anything.
+    return path.suffix == ".py" or path.name.startswith(".env") or path.name == "pyproject.toml"
+
+
+def _shown(path: Path, project: Path) -> str:
+    try:
+        return path.relative_to(project).as_posix()
+    except ValueError:
+        return str(path)
