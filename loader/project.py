@@ -50,14 +50,19 @@ class Project:
     flags: FlagRouter = field(default_factory=lambda: FeatureFlag)
     env_added: dict[str, str] = field(default_factory=dict)
     import_graph: ImportGraph = field(default_factory=lambda: ImportGraph(lambda name: False))
+    _tracked_cache: tuple[frozenset[str], tuple[str, ...]] | None = field(default=None, repr=False)
 
     def is_tracked(self, module_name: str) -> bool:
         """Whether a module is project or plugin code (what hot reload tracks and reloads)."""
-        return any(
-            module_name == root.package or module_name.startswith(root.package + ".")
-            for root in self.roots
-            if root.kind != "builtin"
-        )
+        packages, prefixes = self._tracked
+        return module_name in packages or module_name.startswith(prefixes)
+
+    @property
+    def _tracked(self) -> tuple[frozenset[str], tuple[str, ...]]:
+        if self._tracked_cache is None:  # the roots are fixed once the project is loaded
+            packages = frozenset(r.package for r in self.roots if r.kind != "builtin")
+            self._tracked_cache = (packages, tuple(p + "." for p in packages))
+        return self._tracked_cache
 
     @property
     def plugins(self) -> list[PluginInfo]:

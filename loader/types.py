@@ -73,6 +73,17 @@ class Root:
     kind: RootKind
     options: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
     display_base: Path | None = None
+    #: ``display`` of the root folder itself plus "/": files below it are shown by string
+    #: concatenation, no pathlib work (hot reload shows thousands of paths per reload).
+    prefix: str = field(init=False, compare=False, hash=False, repr=False)
+
+    def __post_init__(self) -> None:
+        base = self.display_base or self.path.parent
+        try:
+            shown = self.path.relative_to(base).as_posix()
+        except ValueError:
+            shown = str(self.path)
+        object.__setattr__(self, "prefix", "" if shown == "." else shown + "/")
 
     def display(self, path: Path) -> str:
         base = self.display_base or self.path.parent
@@ -101,7 +112,7 @@ class SourceFile:
 
     @property
     def display(self) -> str:
-        return self.root.display(self.path)
+        return self.root.prefix + self.relpath
 
     def __repr__(self) -> str:
         return f"SourceFile({self.kind!r}, {self.display!r}, origin={str(self.root.origin)!r})"

@@ -15,8 +15,8 @@ Rules, in order, for each changed path:
 5. A resource file: modified → reload it and every module that imports it, transitively;
    added → load it (and retry the files that failed to load, which may have wanted it);
    deleted → unload its resources and reload what imported it.
-6. Any other module (a helper such as ``src/lib/pricing.py``): reload it and its dependents;
-   if nothing imports it, ignore it.
+6. Any other module (a helper such as ``src/lib/pricing.py``) that is loaded: reload it and
+   its dependents; one nothing has imported is ignored.
 7. A changed feature-flag file also re-evaluates every file's ``define_file_config``.
 """
 
@@ -110,10 +110,13 @@ def plan_reload(changes: Iterable[FileChange], index: ProjectIndex) -> ReloadPla
     load: dict[Path, SourceFile] = {}
     retry_failed = False
     by_module = {s.module_name: s for s in index.sources.values()}
+    known_files = set(index.modules.values())
     for change in _last_change_per_path(changes):
         path = change.path
-        if change.kind == "modified" and path not in index.sources and path not in index.modules.values():
+        if change.kind == "modified" and path not in index.sources and path not in known_files:
             change = FileChange("added", path)  # a file loader has not seen is new to it
+        elif change.kind == "added" and (path in index.sources or path in known_files):
+            change = FileChange("modified", path)  # a save by rename-over shows as "added"
         shown = index.display(path)
         plan.changed.append(shown)
         reason = _restart_reason(path, index)
@@ -170,7 +173,7 @@ def plan_reload(changes: Iterable[FileChange], index: ProjectIndex) -> ReloadPla
         if source is not None and source.path not in load and source not in plan.unload:
             load[source.path] = source
     if retry_failed:
-        for path in sorted(index.failed - set(load)):
+        for path in sorted(index.failed - set(load) - {s.path for s in plan.unload}):
             source = index.sources[path]
             load[path] = source
             to_import.add(source.module_name)

@@ -10,6 +10,7 @@ site-packages and changes only when reinstalled, which restarts anyway).
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -67,7 +68,18 @@ def watch_paths(project_root: Path, config: LoaderConfig) -> list[Path]:
 
 
 def to_file_changes(raw: Iterable[tuple[Change, str]]) -> list[FileChange]:
-    return sorted(
-        (FileChange(_KINDS[change], Path(path)) for change, path in raw),  # type: ignore[arg-type]
-        key=lambda c: (str(c.path), c.kind),
-    )
+    """One change per path. watchfiles hands over a set, so the order of several events on one
+    path is lost: the disk decides (gone: deleted; there and once added: added; else modified)."""
+    kinds: dict[str, set[str]] = {}
+    for change, path in raw:
+        kinds.setdefault(path, set()).add(_KINDS[change])
+    changes = []
+    for path, seen in sorted(kinds.items()):
+        if len(seen) == 1:
+            kind = next(iter(seen))
+        elif not os.path.exists(path):
+            kind = "deleted"
+        else:
+            kind = "added" if "added" in seen else "modified"
+        changes.append(FileChange(kind, Path(path)))  # type: ignore[arg-type]
+    return changes

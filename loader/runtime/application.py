@@ -125,7 +125,8 @@ class Application:
     def _route_table(self) -> RouteTable:
         snapshot = self.registry.snapshot()
         routes = list(snapshot.of("route")) if self.worker_mode != "worker" else []
-        return build_route_table(routes, list(snapshot.of("middlewares")), snapshot.version)
+        previous = self.http.table if self.http is not None else None
+        return build_route_table(routes, list(snapshot.of("middlewares")), snapshot.version, previous)
 
     def rebuild_routes(self) -> None:
         """Build a route table from the registry's snapshot and swap it in (one assignment)."""

@@ -52,26 +52,32 @@ class Reloader:
         project = app.project
         self.sources: dict[Path, SourceFile] = {s.path: s for s in project.files}
         self.failed: set[Path] = {s.path for s in project.files if project.registry.errors_for(s.display)}
+        self._paths: dict[str, tuple[str, Path]] = {}  # module → (its __file__, as a Path): built once
 
     # -- the index the planner reads ----------------------------------------------------
     def index(self) -> ProjectIndex:
         project = self.app.project
-        modules = {
-            name: Path(file)
-            for name, module in list(sys.modules.items())
-            if project.is_tracked(name) and (file := getattr(module, "__file__", None))
-        }
+        modules: dict[str, Path] = {}
+        for name, module in list(sys.modules.items()):
+            file = getattr(module, "__file__", None)
+            if not file or not project.is_tracked(name):
+                continue
+            cached = self._paths.get(name)
+            if cached is None or cached[0] != file:
+                cached = self._paths[name] = (file, Path(file))
+            modules[name] = cached[1]
         return ProjectIndex(project.root, project.roots, project.kinds, dict(self.sources), frozenset(self.failed), project.import_graph, modules)
 
     # -- entry points ---------------------------------------------------------------------
     async def reload(self, changes: Iterable[FileChange]) -> ReloadReport:
         async with self._lock:  # one reload at a time; callers queue here
             started = time.perf_counter()
-            plan = plan_reload(list(changes), self.index())
+            index = self.index()
+            plan = plan_reload(list(changes), index)
             report = ReloadReport.from_plan(plan)
             if not plan.restart and not plan.empty:
                 try:
-                    await self._apply(plan, report)
+                    await self._apply(plan, report, index)
                 except LoaderError as exc:
                     report.errors.append(exc)
                 except Exception as exc:  # a bug while swapping: state may be inconsistent
@@ -81,7 +87,7 @@ class Reloader:
             return report
 
     # -- build ----------------------------------------------------------------------------
-    async def _apply(self, plan: ReloadPlan, report: ReloadReport) -> None:
+    async def _apply(self, plan: ReloadPlan, report: ReloadReport, index: ProjectIndex) -> None:
         project = self.app.project
         graph = project.import_graph
         names = [m for group in plan.import_groups for m in group]
@@ -92,7 +98,6 @@ class Reloader:
             sys.modules.pop(module, None)
             graph.forget(module)
         files_by_module = {s.module_name: s.path for s in plan.resource_files}
-        index = self.index()
         try:
             with graph.recording():
                 for module in names:

@@ -187,11 +187,6 @@ def test_a_route_deleted_with_the_helper_it_imports_is_not_imported_again() -> N
     assert files(p) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="plan.py plan_reload retry loop iterates index.failed - set(load) without excluding "
-    "plan.unload, so a failed file deleted in the same batch is retried (in resource_files)",
-)
 def test_a_failed_file_deleted_in_the_batch_is_not_retried() -> None:
     new = "src/api/new/route.py"
     p = plan(index([ROUTE_A, ROUTE_B], failed=[ROUTE_B]), ("added", new), ("deleted", ROUTE_B))
@@ -261,12 +256,6 @@ def test_a_modified_helper_loader_never_loaded_is_ignored() -> None:
     assert p.ignored == {"src/lib/unused.py": "new file that nothing imports yet"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="plan.py plan_reload: an 'added' event for a helper already in index.modules (an editor's "
-    "atomic save, reported by watchfiles as added) is ignored as 'new file that nothing imports yet' "
-    "instead of reloading it and its importers (resource files get this right via index.sources)",
-)
 def test_an_added_event_for_a_loaded_helper_reloads_it() -> None:
     p = plan(helper_project(), ("added", PRICING))
     assert files(p) == [ROUTE_A, ROUTE_B]
