@@ -82,3 +82,8 @@ def test_plugins_command_with_a_project_shows_what_is_enabled(make_project) -> N
     assert result.returncode == 0, result.stderr
     line = next(l for l in result.stdout.splitlines() if "greetings" in l)
     assert "yes" in line
+
+
+def test_develop_on_a_folder_that_is_not_a_project(tmp_path: Path) -> None:
+    result = run("develop", str(tmp_path))
+    assert result.returncode == 1 and "is not a loader project" in result.stderr and "Traceback" not in result.stderr

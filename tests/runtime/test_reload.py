@@ -336,3 +336,19 @@ def test_reloads_are_serialised(make_project) -> None:
 
     oks, body = serve(root, scenario)
     assert all(oks) and body == {"message": "v2"}
+
+
+def test_a_plugin_kind_reloads_through_the_same_protocol(make_project) -> None:
+    command = "from loader_plugin_commands import command\n\n@command(name='{name}')\ndef run():\n    return 1\n"
+    root = make_project({
+        "loader_config.py": "from loader import define_config\nconfig = define_config(plugins=['commands'])\n",
+        "src/commands/seed.py": command.format(name="seed"),
+    })
+
+    async def scenario(http, app):
+        report = await app.reload([write(root, "src/commands/seed.py", command.format(name="seed-all"))])
+        return report, sorted(r.id for r in app.registry.list("command") if r.origin.kind == "project")
+
+    report, ids = serve(root, scenario)
+    assert report.reloaded == {"command": ["seed-all"]}  # same file and export: a new version of it
+    assert ids == ["seed-all"]
