@@ -3,6 +3,9 @@
 This module is the only supported import path; everything else is internal and may move.
 """
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from loader.config.loading import define_config
 from loader.config.models import LoaderConfig
 from loader.core.file_config import define_file_config
@@ -11,6 +14,7 @@ from loader.core.registry import Registry, Snapshot
 from loader.discovery.plugins import PluginInfo
 from loader.errors import (
     ConfigError,
+    MigrationError,
     DiscoveryError,
     DuplicateResourceError,
     FeatureFlagError,
@@ -21,7 +25,6 @@ from loader.errors import (
     ResourceImportError,
     ResourceValidationError,
 )
-from loader.db.errors import MigrationError
 from loader.hookspecs import hookimpl
 from loader.kinds.base import BaseKind, ResourceKind, defined_in, line_of
 from loader.kinds.jobs import job
@@ -35,6 +38,28 @@ from loader.runtime.workflow_context import WorkflowResult
 from loader.types import Origin, Resource, Root, SourceFile, SourceLocation
 
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from loader.dev.plan import FileChange
+    from loader.runtime.application import Application
+    from loader.runtime.container import Container
+    from loader.runtime.report import ReloadReport
+
+# The runtime (Starlette, SQLAlchemy, uvicorn…) loads on first use: project files import
+# `loader` for its markers, and discovery (`loader inspect`) never needs a server.
+_LAZY = {
+    "Application": "loader.runtime.application",
+    "Container": "loader.runtime.container",
+    "ReloadReport": "loader.runtime.report",
+    "FileChange": "loader.dev.plan",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'loader' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
 
 __all__ = [
     # project files
@@ -54,6 +79,10 @@ __all__ = [
     "ModuleProvider",
     "Migration",
     # programmatic API
+    "Application",
+    "Container",
+    "ReloadReport",
+    "FileChange",
     "load_project",
     "Project",
     "LoaderConfig",

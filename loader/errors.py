@@ -18,6 +18,7 @@ __all__ = [
     "ResourceValidationError",
     "DuplicateResourceError",
     "PluginLoadError",
+    "MigrationError",
     "ReloadError",
     "LoaderWarning",
 ]
@@ -107,6 +108,13 @@ class PluginLoadError(LoaderError):
     """A plugin could not be loaded: not installed, incompatible, or raised on import."""
 
 
+class MigrationError(LoaderError):
+    """A migration or data script failed, the database is unreachable, or the lock timed out.
+
+    ``path:line`` points at the migration file (the raising line inside it when known).
+    """
+
+
 class ReloadError(LoaderError):
     """A hot reload could not be applied; the old version keeps serving."""
 
@@ -124,6 +132,7 @@ for _cls in (
     ResourceValidationError,
     DuplicateResourceError,
     PluginLoadError,
+    MigrationError,
     ReloadError,
     LoaderWarning,
 ):

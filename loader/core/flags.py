@@ -151,6 +151,13 @@ class FlagRouter:
         if key not in self._values:
             self._values[key] = FlagValue(key, value, "config")
 
+    def snapshot(self) -> tuple[dict[str, FlagValue], dict[str, FlagSettings]]:
+        """The registry's state, to put back with ``restore`` if a reload fails half-way."""
+        return dict(self._values), dict(self._settings)
+
+    def restore(self, state: tuple[dict[str, FlagValue], dict[str, FlagSettings]]) -> None:
+        self._values, self._settings = dict(state[0]), dict(state[1])
+
     def unregister(self, key: str) -> None:
         """Forget one flag (its file is being reloaded)."""
         self._values.pop(key, None)

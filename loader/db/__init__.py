@@ -6,7 +6,7 @@ what the CLI and ``loader start`` call; ``rollback`` is in ``migrator.py``; the 
 """
 
 from loader.db.engine import DATABASE_URL_ENV, database_url, make_engine
-from loader.db.errors import MigrationError
+from loader.errors import MigrationError
 from loader.db.migrator import rollback
 from loader.db.operations import MigrateResult, check_migrations, migrate, pending_migrations, status
 from loader.db.records import Entry

@@ -18,7 +18,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import URL
 
 from loader.db.engine import display_url, sqlite_file
-from loader.db.errors import MigrationError
+from loader.errors import MigrationError
 
 __all__ = ["PG_LOCK_KEY", "migration_lock"]
 

@@ -20,7 +20,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from loader.db.engine import database_url, display_url, lock_timeout, make_engine
-from loader.db.errors import MigrationError
+from loader.errors import MigrationError
 from loader.db.lock import migration_lock
 from loader.db.records import MIGRATIONS, Entry, applied_rows, checksum, create_tables, entry_for, now
 from loader.kinds.migrations import migration_timestamp

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from loader.db.engine import database_url, display_url, lock_timeout, sqlite_file
-from loader.db.errors import MigrationError
+from loader.errors import MigrationError
 from loader.db.lock import migration_lock
 from loader.db.migrator import Echo, apply_migrations, connected, migration_entries, refuse_broken
 from loader.db.records import MIGRATIONS, SCRIPTS, Entry, applied_rows

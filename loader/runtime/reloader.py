@@ -98,6 +98,7 @@ class Reloader:
             sys.modules.pop(module, None)
             graph.forget(module)
         files_by_module = {s.module_name: s.path for s in plan.resource_files}
+        flags = FeatureFlag.snapshot()
         try:
             with graph.recording():
                 for module in names:
@@ -110,12 +111,14 @@ class Reloader:
             project.registry.apply(change)  # validates everything (duplicates…), then commits
         except LoaderError as exc:
             _restore(saved, saved_edges, graph)
+            FeatureFlag.restore(flags)
             failed_file = next((s.path for s in plan.resource_files if s.display == exc.path), None)
             if failed_file is not None:
                 self.failed.add(failed_file)
             raise
         except BaseException:
             _restore(saved, saved_edges, graph)
+            FeatureFlag.restore(flags)
             raise
         for source in plan.unload:
             self.sources.pop(source.path, None)

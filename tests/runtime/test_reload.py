@@ -352,3 +352,18 @@ def test_a_plugin_kind_reloads_through_the_same_protocol(make_project) -> None:
     report, ids = serve(root, scenario)
     assert report.reloaded == {"command": ["seed-all"]}  # same file and export: a new version of it
     assert ids == ["seed-all"]
+
+
+def test_a_broken_flag_file_keeps_the_flags_as_they_were(make_project, monkeypatch) -> None:
+    flag = "from loader import FlagSettings\nf = FlagSettings(key='beta', default_val=True, env_key='{env}')\n"
+    root = make_project({"src/feature_flags/beta.py": flag.format(env="LOADER_FF_BETA_A")})
+
+    async def scenario(http, app):
+        monkeypatch.setenv("LOADER_FF_BETA_B", "maybe")
+        report = await app.reload([write(root, "src/feature_flags/beta.py", flag.format(env="LOADER_FF_BETA_B"))])
+        return report, app.project.flags.get("beta")
+
+    report, value = serve(root, scenario)
+    assert "LOADER_FF_BETA_B='maybe' is not a boolean" in report.errors[0].message
+    assert report.errors[0].location == "src/feature_flags/beta.py:2"
+    assert value is not None and value.value is True and value.env_key == "LOADER_FF_BETA_A"
