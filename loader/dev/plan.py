@@ -111,7 +111,7 @@ def plan_reload(changes: Iterable[FileChange], index: ProjectIndex) -> ReloadPla
     retry_failed = False
     by_module = {s.module_name: s for s in index.sources.values()}
     known_files = set(index.modules.values())
-    for change in _last_change_per_path(changes):
+    for change in _last_change_per_path(_expand_deleted_folders(changes, index)):
         path = change.path
         if change.kind == "modified" and path not in index.sources and path not in known_files:
             change = FileChange("added", path)  # a file loader has not seen is new to it
@@ -124,8 +124,11 @@ def plan_reload(changes: Iterable[FileChange], index: ProjectIndex) -> ReloadPla
             plan.restart_reason = reason
             return plan
         root = index.root_of(path)
-        if path.suffix != ".py" or root is None or root.kind == "builtin":
-            plan.ignored[shown] = "not a Python file of the project or of a plugin"
+        if path.suffix != ".py":
+            plan.ignored[shown] = "not a Python file"
+            continue
+        if root is None or root.kind == "builtin":
+            plan.ignored[shown] = "outside src/ and the enabled plugins"
             continue
         if _is_new_module_folder(path, root, index):
             plan.restart_reason = f"{shown}: a new module folder (its root is set up at boot)"
@@ -182,6 +185,20 @@ def plan_reload(changes: Iterable[FileChange], index: ProjectIndex) -> ReloadPla
     plan.import_groups = index.graph.reload_order(to_import)
     plan.resource_files = sorted(load.values(), key=lambda s: (s.root.path.as_posix(), s.relpath))
     return plan
+
+
+def _expand_deleted_folders(changes: Iterable[FileChange], index: ProjectIndex) -> list[FileChange]:
+    """A folder that went away (moved out, removed) stands for every known file below it."""
+    known = [*index.sources, *index.modules.values()]
+    out: list[FileChange] = []
+    for change in changes:
+        if change.kind == "deleted" and change.path.suffix != ".py":
+            inside = sorted({p for p in known if p.is_relative_to(change.path)})
+            out.extend(FileChange("deleted", p) for p in inside)
+            if inside:
+                continue
+        out.append(change)
+    return out
 
 
 def _last_change_per_path(changes: Iterable[FileChange]) -> list[FileChange]:

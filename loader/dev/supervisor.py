@@ -123,17 +123,22 @@ class Supervisor:
             signal.signal(signum, lambda *_: self.stop_event.set())
         mode = "hot reload" if self.hot_reload else "restart on every change"
         self.echo(f"loader develop: {mode} (backend_hmr from {self.settings.hot_reload_source}); watching {', '.join(map(str, self.settings.watch))}")
-        self.start_child()
+        watch_filter = ProjectFilter(self.settings.watch)
         try:
             for raw in watchfiles.watch(
-                *self.settings.watch, watch_filter=ProjectFilter(), step=self.step_ms, rust_timeout=100,
+                *self.settings.watch, watch_filter=watch_filter, step=self.step_ms, rust_timeout=100,
                 yield_on_timeout=True, stop_event=self.stop_event, raise_interrupt=False,
             ):
+                # The child starts once the watcher is live (its first tick), so no save made
+                # after "serving" is printed can be missed; what changed before, it boots with.
+                if self._child is None and not self._boot_failed:
+                    self.start_child()
+                    continue
                 child = self._child
                 if child is not None and not child.is_alive() and not self._boot_failed:
                     self.restart(f"the server exited (code {child.exitcode})")
                     continue
-                changes = [c for c in to_file_changes(raw) if _relevant(c.path)]
+                changes = [c for c in to_file_changes(raw, watch_filter) if _relevant(c)]
                 if changes:
                     self.handle(changes)
         finally:
@@ -193,8 +198,12 @@ def _listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _relevant(path: Path) -> bool:
-    # Python files, and the files that restart; a README or an image never reloads anything.
+def _relevant(change: FileChange) -> bool:
+    # Python files, the files that restart, and folders that went away (with files in them);
+    # a README or an image never reloads anything.
+    path = change.path
+    if change.kind == "deleted" and not path.suffix:
+        return True
     return path.suffix == ".py" or path.name.startswith(".env") or path.name == "pyproject.toml"
 
 

@@ -27,16 +27,32 @@ _KINDS = {Change.added: "added", Change.modified: "modified", Change.deleted: "d
 
 
 class ProjectFilter(DefaultFilter):
-    """watchfiles' default filter, plus loader's own state folder and virtual environments."""
+    """watchfiles' default filter, plus loader's own state folder and virtual environments.
 
-    ignore_dirs = (*DefaultFilter.ignore_dirs, ".loader", "venv", "env", ".env.d", "site-packages", "build", "dist")
+    Folder names are matched below the watched folders only: a project that lives in
+    ``~/build/shop`` or a route folder named ``api/dist/`` is still watched.
+    """
 
-    def __init__(self, extra_ignore_paths: Iterable[Path] = ()) -> None:
-        super().__init__(ignore_paths=[str(p) for p in extra_ignore_paths])
+    ignore_dirs = (*DefaultFilter.ignore_dirs, ".loader")
+    #: Ignored only right below a watched folder: a project's build output or virtual
+    #: environment, while ``src/api/dist/route.py`` is still a route.
+    top_level_ignores = frozenset({"venv", "env", "site-packages", "build", "dist"})
+
+    def __init__(self, roots: Iterable[Path] = ()) -> None:
+        super().__init__()
+        # deepest first, so a plugin folder inside the project is matched before the project
+        self.roots = sorted((str(r) for r in roots), key=len, reverse=True)
 
     def __call__(self, change: Change, path: str) -> bool:
-        # Any folder holding a pyvenv.cfg is a virtual environment, whatever its name.
-        return super().__call__(change, path) and not _inside_venv(path)
+        if _inside_venv(path):
+            return False
+        for root in self.roots:
+            if path.startswith(root + os.sep):
+                relative = path[len(root) :]
+                if relative.lstrip(os.sep).split(os.sep, 1)[0] in self.top_level_ignores:
+                    return False
+                return super().__call__(change, relative)
+        return super().__call__(change, path)
 
 
 def _inside_venv(path: str) -> bool:
@@ -67,11 +83,23 @@ def watch_paths(project_root: Path, config: LoaderConfig) -> list[Path]:
     return paths
 
 
-def to_file_changes(raw: Iterable[tuple[Change, str]]) -> list[FileChange]:
+def to_file_changes(raw: Iterable[tuple[Change, str]], watch_filter: ProjectFilter | None = None) -> list[FileChange]:
     """One change per path. watchfiles hands over a set, so the order of several events on one
-    path is lost: the disk decides (gone: deleted; there and once added: added; else modified)."""
+    path is lost: the disk decides (gone: deleted; there and once added: added; else modified).
+
+    A folder that arrives with files in it (moved in, checked out) is reported as one event for
+    the folder: it becomes one ``added`` change per file inside. A folder that goes is passed on
+    as it is; the planner knows which files were below it.
+    """
     kinds: dict[str, set[str]] = {}
     for change, path in raw:
+        if change == Change.added and os.path.isdir(path):
+            for folder, _, files in os.walk(path):
+                for name in files:
+                    inner = os.path.join(folder, name)
+                    if watch_filter is None or watch_filter(Change.added, inner):
+                        kinds.setdefault(inner, set()).add("added")
+            continue
         kinds.setdefault(path, set()).add(_KINDS[change])
     changes = []
     for path, seen in sorted(kinds.items()):

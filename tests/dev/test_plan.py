@@ -102,18 +102,26 @@ def test_any_restart_in_a_batch_restarts_the_whole_batch() -> None:
 
 
 # -- rule 2: ignored -------------------------------------------------------------------------
-@pytest.mark.parametrize("path", ["src/api/a/README.md", "src/api/a/route.pyc", "scripts/seed.py", "tests/test_app.py"])
-def test_non_python_files_and_files_outside_every_root_are_ignored(path: str) -> None:
+@pytest.mark.parametrize(
+    ("path", "reason"),
+    [
+        ("src/api/a/README.md", "not a Python file"),
+        ("src/api/a/route.pyc", "not a Python file"),
+        ("scripts/seed.py", "outside src/ and the enabled plugins"),
+        ("tests/test_app.py", "outside src/ and the enabled plugins"),
+    ],
+)
+def test_non_python_files_and_files_outside_every_root_are_ignored(path: str, reason: str) -> None:
     p = plan(index(), ("modified", path))
     assert p.empty and not p.restart
-    assert p.ignored == {path: "not a Python file of the project or of a plugin"}
+    assert p.ignored == {path: reason}
 
 
 def test_a_file_of_loaders_builtin_root_is_ignored() -> None:
     builtin_file = builtin_root().path / "api/health/route.py"
     p = plan_reload([FileChange("modified", builtin_file)], index())
     assert p.empty
-    assert list(p.ignored.values()) == ["not a Python file of the project or of a plugin"]
+    assert list(p.ignored.values()) == ["outside src/ and the enabled plugins"]
 
 
 # -- rule 3: new module folder -------------------------------------------------------------------
@@ -318,3 +326,8 @@ def test_many_changes_make_one_plan() -> None:
     assert p.import_groups[0] == [mod(PRICING)]
     assert p.why[ROUTE_A] == "changed"  # its own change wins over "imports …"
     assert p.dependents == 1
+
+
+def test_a_folder_that_went_away_unloads_every_file_below_it() -> None:
+    p = plan(index([ROUTE_A, ROUTE_B]), ("deleted", "src/api/a"))
+    assert [s.display for s in p.unload] == [ROUTE_A]
