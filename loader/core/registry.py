@@ -23,6 +23,7 @@ __all__ = ["Registry", "ChangeSet", "Snapshot", "ConflictPolicy"]
 log = logging.getLogger("loader.registry")
 
 OwnerKey = tuple[str, str, str, str]
+_MISSING = object()
 #: How two enabled resources of different origins that share a conflict key are treated:
 #: "override" lets the later root win (and logs it); "error" refuses both.
 ConflictPolicy = Literal["override", "error"]
@@ -70,6 +71,9 @@ class Registry:
         self.load_order = load_order or {}
         self._snapshot = Snapshot(MappingProxyType({}), 0)
         self.overrides: builtins.list[tuple[Resource, Resource]] = []
+        # conflict keys by resource identity: resources are immutable, so a reload computes
+        # the keys of what it adds only (the registry holds every resource it has a key for)
+        self._keys: dict[int, object] = {}
 
     # -- reading ----------------------------------------------------------------------
     def snapshot(self) -> Snapshot:
@@ -138,9 +142,10 @@ class Registry:
         for resource in change.add:
             new[resource.owner_key] = resource
         extra_errors: list[LoaderError] = []
+        keys = dict(self._keys)  # filled by the check; kept only if the change commits
         while True:
             try:
-                overrides = self._check_conflicts(new.values())
+                overrides = self._check_conflicts(new.values(), keys)
                 break
             except DuplicateResourceError as dup:
                 if not drop_conflicting:
@@ -151,6 +156,7 @@ class Registry:
         for error in [*change.errors, *extra_errors]:
             errors.setdefault(error.path or "", []).append(error)
         # commit: nothing below can fail
+        self._keys = {id(r): keys[id(r)] for r in new.values() if id(r) in keys}
         self._resources = new
         self._errors = errors
         self.overrides = overrides
@@ -158,12 +164,16 @@ class Registry:
             log.info("%s %s from %s overrides %s", winner.kind, winner.id, winner.location, loser.location)
         self._snapshot = self._build_snapshot()
 
-    def _check_conflicts(self, resources: Iterable[Resource]) -> builtins.list[tuple[Resource, Resource]]:
+    def _check_conflicts(self, resources: Iterable[Resource], keys: dict[int, object]) -> builtins.list[tuple[Resource, Resource]]:
         seen: dict[tuple[str, object], Resource] = {}
         overrides: list[tuple[Resource, Resource]] = []
         for resource in resources:
-            key_of = self._conflict_keys.get(resource.kind)
-            conflict = key_of(resource) if key_of is not None and resource.enabled else None
+            if not resource.enabled:
+                continue
+            conflict = keys.get(id(resource), _MISSING)
+            if conflict is _MISSING:
+                key_of = self._conflict_keys.get(resource.kind)
+                conflict = keys[id(resource)] = key_of(resource) if key_of is not None else None
             if conflict is None:
                 continue
             key = (resource.kind, conflict)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -17,7 +16,7 @@ from sqlalchemy.engine import URL, make_url
 
 from loader.project import Project
 
-__all__ = ["DATABASE_URL_ENV", "LazyEngine", "database_url", "make_engine", "sqlite_file", "display_url", "lock_timeout"]
+__all__ = ["DATABASE_URL_ENV", "database_url", "make_engine", "sqlite_file", "display_url", "lock_timeout"]
 
 DATABASE_URL_ENV = "LOADER_DATABASE_URL"
 LOCK_TIMEOUT_ENV = "LOADER_MIGRATION_LOCK_TIMEOUT"
@@ -96,32 +95,3 @@ def _sqlite_engine(url: URL) -> Engine:
 
     return engine
 
-
-class LazyEngine:
-    """The container's ``database``: a SQLAlchemy ``Engine`` made on first use.
-
-    A project that never touches its database (or a test of something else) opens no file and
-    no connection. ``connect()``/``begin()`` and every other ``Engine`` attribute are the
-    engine's own.
-    """
-
-    def __init__(self, factory: Callable[[], Engine]) -> None:
-        self._factory = factory
-        self._engine: Engine | None = None
-
-    @property
-    def engine(self) -> Engine:
-        if self._engine is None:
-            self._engine = self._factory()
-        return self._engine
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.engine, name)
-
-    def dispose(self) -> None:
-        if self._engine is not None:
-            self._engine.dispose()
-            self._engine = None
-
-    def __repr__(self) -> str:
-        return f"<LazyEngine {'connected' if self._engine else 'not used yet'}>"

@@ -16,12 +16,12 @@ import inspect
 import logging
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from loader.builtin.modules.event_bus.service import EventBusService
 from loader.core.flags import FeatureFlag
 from loader.core.registry import ChangeSet, Registry
-from loader.db.engine import LazyEngine, database_url, make_engine
+from loader.runtime.lazy_engine import LazyEngine
 from loader.errors import LoaderError
 from loader.kinds.workflows import Workflow
 from loader.project import Project, load_project
@@ -34,6 +34,9 @@ from loader.runtime.reloader import Reloader
 from loader.runtime.report import ReloadReport
 from loader.runtime.scheduler import ScheduledJob, Scheduler
 from loader.types import Resource
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 __all__ = ["Application"]
 
@@ -109,7 +112,7 @@ class Application:
         if module_errors:
             self.registry.apply(ChangeSet(errors=list(module_errors)))
         self.container.register("feature_flags", FeatureFlag, source="loader", replace=True)
-        self.container.register("database", LazyEngine(lambda: make_engine(database_url(self.project))), source="loader", replace=True)
+        self.container.register("database", LazyEngine(self._make_engine), source="loader", replace=True)
         self.container.register("workflows", self.workflows, source="loader", replace=True)
         for resource in snapshot.of("subscriber"):
             for event in resource.meta["events"]:
@@ -121,6 +124,11 @@ class Application:
         self.http.state.application = self
         self._reloader = Reloader(self)
         return self
+
+    def _make_engine(self) -> Engine:
+        from loader.db.engine import database_url, make_engine  # SQLAlchemy loads on first use
+
+        return make_engine(database_url(self.project))
 
     def _route_table(self) -> RouteTable:
         snapshot = self.registry.snapshot()

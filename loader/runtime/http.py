@@ -73,8 +73,12 @@ class RouteTable:
         reusable = previous._prepared if previous is not None and previous._middleware_key == middleware_key else {}
         self._middleware_key: tuple[int, ...] = middleware_key
         self._prepared: dict[tuple[str, tuple[tuple[str, int], ...]], Route] = {}
+        known = previous._sort_keys if previous is not None else {}
+        self._sort_keys: dict[str, tuple[tuple[int, ...], str]] = {
+            path: known.get(path) or (_route_sort_key(path), path) for path in by_path
+        }
         starlette_routes = []
-        for path, handlers in sorted(by_path.items(), key=lambda item: (_route_sort_key(item[0]), item[0])):
+        for path, handlers in sorted(by_path.items(), key=lambda item: self._sort_keys[item[0]]):
             key = (path, tuple(sorted((method, id(r.obj)) for method, r in handlers.items())))
             route = reusable.get(key) or self._route(path, handlers, candidates)
             self._prepared[key] = route

@@ -52,21 +52,22 @@ class Reloader:
         project = app.project
         self.sources: dict[Path, SourceFile] = {s.path: s for s in project.files}
         self.failed: set[Path] = {s.path for s in project.files if project.registry.errors_for(s.display)}
-        self._paths: dict[str, tuple[str, Path]] = {}  # module → (its __file__, as a Path): built once
+        self._modules: dict[str, Path] = {}
+        self._modules_seen = -1  # len(sys.modules) when _modules was built
 
     # -- the index the planner reads ----------------------------------------------------
     def index(self) -> ProjectIndex:
         project = self.app.project
-        modules: dict[str, Path] = {}
-        for name, module in list(sys.modules.items()):
-            file = getattr(module, "__file__", None)
-            if not file or not project.is_tracked(name):
-                continue
-            cached = self._paths.get(name)
-            if cached is None or cached[0] != file:
-                cached = self._paths[name] = (file, Path(file))
-            modules[name] = cached[1]
-        return ProjectIndex(project.root, project.roots, project.kinds, dict(self.sources), frozenset(self.failed), project.import_graph, modules)
+        # Which tracked module is which file: rebuilt only when modules came or went (a reload
+        # replaces module objects under the same names and files).
+        if len(sys.modules) != self._modules_seen:
+            self._modules = {
+                name: Path(file)
+                for name, module in list(sys.modules.items())
+                if project.is_tracked(name) and (file := getattr(module, "__file__", None))
+            }
+            self._modules_seen = len(sys.modules)
+        return ProjectIndex(project.root, project.roots, project.kinds, dict(self.sources), frozenset(self.failed), project.import_graph, dict(self._modules))
 
     # -- entry points ---------------------------------------------------------------------
     async def reload(self, changes: Iterable[FileChange]) -> ReloadReport:
