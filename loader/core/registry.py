@@ -86,6 +86,13 @@ class Registry:
             if (kind is None or r.kind == kind) and (include_disabled or r.enabled)
         ]
 
+    def counts(self) -> dict[str, int]:
+        """How many resources of each kind (enabled or not) the registry holds."""
+        found: dict[str, int] = {}
+        for resource in self._resources.values():
+            found[resource.kind] = found.get(resource.kind, 0) + 1
+        return found
+
     def state(self, resource: Resource) -> tuple[bool, str | None]:
         """Whether a resource is active, and why not: disabled by its file, or overridden."""
         for winner, loser in self.overrides:

@@ -51,7 +51,7 @@ class Supervisor:
 
     def __init__(
         self, project: Path, host: str, port: int, *, echo: Echo = print,
-        reload_timeout: float = 30.0, stop_timeout: float = 5.0, step_ms: int = 10,
+        reload_timeout: float = 30.0, stop_timeout: float = 5.0, step_ms: int = 5,
     ) -> None:
         self.project, self.echo = project, echo
         self.reload_timeout, self.stop_timeout, self.step_ms = reload_timeout, stop_timeout, step_ms

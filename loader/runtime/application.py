@@ -130,15 +130,18 @@ class Application:
 
         return make_engine(database_url(self.project))
 
-    def _route_table(self) -> RouteTable:
+    def _route_table(self, changed_paths: set[str] | None = None) -> RouteTable:
         snapshot = self.registry.snapshot()
         routes = list(snapshot.of("route")) if self.worker_mode != "worker" else []
         previous = self.http.table if self.http is not None else None
-        return build_route_table(routes, list(snapshot.of("middlewares")), snapshot.version, previous)
+        return build_route_table(routes, list(snapshot.of("middlewares")), snapshot.version, previous, changed_paths)
 
-    def rebuild_routes(self) -> None:
-        """Build a route table from the registry's snapshot and swap it in (one assignment)."""
-        self.asgi.swap(self._route_table())
+    def rebuild_routes(self, changed_paths: set[str] | None = None) -> None:
+        """Build a route table from the registry's snapshot and swap it in (one assignment).
+
+        With ``changed_paths``, only the routes at those URL paths are built again.
+        """
+        self.asgi.swap(self._route_table(changed_paths))
 
     # -- hot reload ---------------------------------------------------------------------
     async def reload(self, paths: Iterable[str | Path | FileChange]) -> ReloadReport:

@@ -38,6 +38,9 @@ async def _health(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
+_HEALTH = Route("/health", _health, methods=["GET"])
+
+
 async def _not_found(scope: Scope, receive: Receive, send: Send) -> None:
     response = error_response(404, "not_found", f"no route for {scope.get('method', '')} {scope.get('path', '')}")
     await response(scope, receive, send)
@@ -52,39 +55,48 @@ class RouteTable:
     """An immutable route table: a Starlette Router plus what it was built from.
 
     Building a Starlette ``Route`` (compiling its path, preparing its endpoint) is most of the
-    cost of a table; with ``previous``, every path whose handlers and middlewares are the same
-    objects reuses its prepared route, so a reload of one route file costs one route, whatever
-    the size of the project.
+    cost of a table. Given ``previous`` and the paths that changed (``changed_paths``), a new
+    table rebuilds those paths only and reuses every other prepared route and the order, so a
+    reload of one route file costs one route, whatever the size of the project. Without them
+    (at boot, or when middlewares change) every route is built.
     """
 
-    def __init__(self, routes: list[Resource], middlewares: list[Resource], version: int = 0, previous: RouteTable | None = None) -> None:
+    def __init__(
+        self,
+        routes: list[Resource],
+        middlewares: list[Resource],
+        version: int = 0,
+        previous: RouteTable | None = None,
+        changed_paths: set[str] | None = None,
+    ) -> None:
         self.version = version
         self.resources = tuple(routes)
+        self._middleware_key: tuple[int, ...] = tuple(id(mw.obj) for mw in middlewares)
+        incremental = previous is not None and changed_paths is not None and previous._middleware_key == self._middleware_key
+        wanted = changed_paths if incremental and changed_paths is not None else None
         by_path: dict[str, dict[str, Resource]] = {}
         for resource in routes:
-            by_path.setdefault(resource.meta["path"], {})[resource.meta["method"]] = resource
+            path = resource.meta["path"]
+            if wanted is None or path in wanted:
+                by_path.setdefault(path, {})[resource.meta["method"]] = resource
         candidates = [
             (compile_matcher(entry.matcher), {m.upper() for m in entry.methods}, list(entry.middlewares))
             for mw in middlewares
             for entry in mw.obj
             if isinstance(entry, MiddlewareRoute)
         ]
-        middleware_key = tuple(id(mw.obj) for mw in middlewares)
-        reusable = previous._prepared if previous is not None and previous._middleware_key == middleware_key else {}
-        self._middleware_key: tuple[int, ...] = middleware_key
-        self._prepared: dict[tuple[str, tuple[tuple[str, int], ...]], Route] = {}
-        known = previous._sort_keys if previous is not None else {}
-        self._sort_keys: dict[str, tuple[tuple[int, ...], str]] = {
-            path: known.get(path) or (_route_sort_key(path), path) for path in by_path
-        }
-        starlette_routes = []
-        for path, handlers in sorted(by_path.items(), key=lambda item: self._sort_keys[item[0]]):
-            key = (path, tuple(sorted((method, id(r.obj)) for method, r in handlers.items())))
-            route = reusable.get(key) or self._route(path, handlers, candidates)
-            self._prepared[key] = route
-            starlette_routes.append(route)
-        starlette_routes.append(Route("/health", _health, methods=["GET"]))
-        self.router = Router(routes=starlette_routes, default=_not_found)
+        self._routes: dict[str, Route] = dict(previous._routes) if incremental and previous is not None else {}
+        order: list[str] | None = None
+        if incremental and previous is not None and wanted is not None:
+            gone = [p for p in wanted if p in self._routes and p not in by_path]
+            new = [p for p in by_path if p not in self._routes]
+            for path in gone:
+                del self._routes[path]
+            order = previous._order if not gone and not new else None  # same paths: same order
+        for path, handlers in by_path.items():
+            self._routes[path] = self._route(path, handlers, candidates)
+        self._order: list[str] = order if order is not None else sorted(self._routes, key=lambda p: (_route_sort_key(p), p))
+        self.router = Router(routes=[*(self._routes[p] for p in self._order), _HEALTH], default=_not_found)
 
     @staticmethod
     def _route(path: str, handlers: dict[str, Resource], candidates: list[Any]) -> Route:
@@ -132,8 +144,11 @@ def _link(middleware: Callable[..., Awaitable[Response]], call_next: Endpoint) -
     return linked
 
 
-def build_route_table(routes: list[Resource], middlewares: list[Resource], version: int = 0, previous: RouteTable | None = None) -> RouteTable:
-    return RouteTable(routes, middlewares, version, previous)
+def build_route_table(
+    routes: list[Resource], middlewares: list[Resource], version: int = 0,
+    previous: RouteTable | None = None, changed_paths: set[str] | None = None,
+) -> RouteTable:
+    return RouteTable(routes, middlewares, version, previous, changed_paths)
 
 
 class HttpApp:

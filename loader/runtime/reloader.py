@@ -127,7 +127,7 @@ class Reloader:
             self.sources[source.path] = source
             self.failed.discard(source.path)
         new = [r for r in project.registry.list() if r.source.display in change.remove_sources]
-        report.record(list(old.values()), new, project.registry.list())
+        report.record(list(old.values()), new, project.registry.counts())
         await self._swap(list(old.values()), new, report)
 
     def _collect(self, plan: ReloadPlan, report: ReloadReport) -> ChangeSet:
@@ -189,8 +189,10 @@ class Reloader:
         app = self.app
         snapshot = app.registry.snapshot()
         touched = report.kinds_touched
-        if touched & {"route", "middlewares"}:
+        if "middlewares" in touched:
             app.rebuild_routes()
+        elif "route" in touched:
+            app.rebuild_routes({r.meta["path"] for r in [*old, *new] if r.kind == "route"})
         # Subscribers: out by id, then in by id, with no await between: never two copies.
         for resource in old:
             if resource.kind == "subscriber":

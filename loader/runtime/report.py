@@ -50,8 +50,12 @@ class ReloadReport:
             restart_reason=plan.restart_reason, dependents=plan.dependents,
         )
 
-    def record(self, old: list[Resource], new: list[Resource], everything: list[Resource] | None = None) -> None:
-        """Fill the per-kind lists from the resources before and after the swap."""
+    def record(self, old: list[Resource], new: list[Resource], counts: dict[str, int] | None = None) -> None:
+        """Fill the per-kind lists from the resources before and after the swap.
+
+        ``counts`` is the number of resources per kind after the swap; what the reload did not
+        touch is the rest.
+        """
         before = {r.owner_key: r for r in old}
         after = {r.owner_key: r for r in new}
         for key, resource in after.items():
@@ -60,11 +64,10 @@ class ReloadReport:
         for key, resource in before.items():
             if key not in after:
                 self.unloaded.setdefault(resource.kind, []).append(resource.id)
-        if everything is not None:
-            touched = set(before) | set(after)
-            for resource in everything:
-                if resource.owner_key not in touched:
-                    self.left_alone[resource.kind] = self.left_alone.get(resource.kind, 0) + 1
+        for kind, count in (counts or {}).items():
+            rest = count - sum(1 for r in after.values() if r.kind == kind)
+            if rest > 0:
+                self.left_alone[kind] = rest
 
     @property
     def ok(self) -> bool:

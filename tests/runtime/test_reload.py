@@ -367,3 +367,16 @@ def test_a_broken_flag_file_keeps_the_flags_as_they_were(make_project, monkeypat
     assert "LOADER_FF_BETA_B='maybe' is not a boolean" in report.errors[0].message
     assert report.errors[0].location == "src/feature_flags/beta.py:2"
     assert value is not None and value.value is True and value.env_key == "LOADER_FF_BETA_A"
+
+
+def test_a_static_route_added_by_a_reload_still_beats_a_parameter(make_project) -> None:
+    root = make_project({"src/api/things/[id]/route.py": "async def GET(request):\n    return 'param'\n"})
+
+    async def scenario(http, app):
+        before = (await http.get("/things/new")).json()
+        await app.reload([write(root, "src/api/things/new/route.py", "async def GET(request):\n    return 'static'\n")])
+        after_add = (await http.get("/things/new")).json(), (await http.get("/things/7")).json()
+        await app.reload([write(root, "src/api/things/[id]/route.py", "async def GET(request):\n    return 'param2'\n")])
+        return before, after_add, (await http.get("/things/new")).json(), (await http.get("/things/7")).json()
+
+    assert serve(root, scenario) == ("param", ("static", "param"), "static", "param2")
