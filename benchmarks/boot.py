@@ -45,16 +45,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from perfdoc import DOCS, write_section  # benchmarks/perfdoc.py (scripts run from benchmarks/)
+
 MODES = ("scan", "load", "plain", "plain-nogc")
 RATIO_TARGET = 1.25
 RATIO_SIZE = 1_000
 LINEAR_SLACK = 1.5
-DOCS = Path(__file__).resolve().parent.parent / "docs" / "performance.md"
-START, END = "<!-- boot:start -->", "<!-- boot:end -->"
-DOCS_HEADER = (
-    "# Performance\n\nFigures are medians measured on the 2-core shared machine; ratios are compared "
-    "within one run, never across runs.\n"
-)
 
 
 def module_names(count: int) -> list[str]:
@@ -189,16 +185,7 @@ def render(results: dict[int, dict[str, float]], command: str) -> str:
 
 
 def write_docs(section: str) -> None:
-    block = f"{START}\n## Boot (discovery, import, register)\n\n{section}{END}\n"
-    text = DOCS.read_text() if DOCS.exists() else DOCS_HEADER
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        tail = rest.split(END, 1)[1].lstrip("\n")
-        text = head + block + tail
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    DOCS.parent.mkdir(parents=True, exist_ok=True)
-    DOCS.write_text(text)
+    write_section('boot', 'Boot (discovery, import, register)', section)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -65,12 +65,12 @@ from typing import Any
 
 import httpx
 
+from perfdoc import DOCS, write_section  # benchmarks/perfdoc.py (scripts run from benchmarks/)
+
 HOST = "127.0.0.1"
 SERVERS = ("loader-hmr", "loader-restart", "uvicorn")
 MEASURES = ("edit", "inproc", "helper", "leak", "load", "crash")
 EDIT_LIMIT, POLL_SLEEP, EDIT_GAP = 30.0, 0.001, 0.25
-DOCS = Path(__file__).resolve().parent.parent / "docs" / "performance.md"
-START, END = "<!-- hmr:start -->", "<!-- hmr:end -->"
 Result = dict[str, Any]
 
 
@@ -516,14 +516,7 @@ def render(results: Result, errors: dict[str, str], command: str, total: float, 
 
 
 def write_docs(section: str) -> None:
-    block = f"{START}\n## Hot reload (`loader develop`)\n\n{section}{END}\n"
-    text = DOCS.read_text()
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        text = head + block + rest.split(END, 1)[1].lstrip("\n")
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    DOCS.write_text(text)
+    write_section('hmr', 'Hot reload (`loader develop`)', section)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -50,6 +50,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Scope
 
+from perfdoc import DOCS, write_section  # benchmarks/perfdoc.py (scripts run from benchmarks/)
+
 APPS = ("loader", "starlette")
 TARGET = 0.8
 HOST = "127.0.0.1"
@@ -57,8 +59,6 @@ BODY = b'{"ok":true}'
 REQUEST = b"GET /bench HTTP/1.1\r\nHost: bench\r\n\r\n"
 CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:\s*(\d+)", re.IGNORECASE)
 MAX_REQUESTS = 5_000_000  # per load run, a bound besides the duration
-DOCS = Path(__file__).resolve().parent.parent / "docs" / "performance.md"
-START, END = "<!-- requests:start -->", "<!-- requests:end -->"
 SCOPE: Scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
                 "path": "/bench", "raw_path": b"/bench", "root_path": "", "query_string": b"", "headers": [(b"host", b"bench")],
                 "server": ("bench", 80), "client": ("127.0.0.1", 50000)}
@@ -239,14 +239,7 @@ def render(inproc: dict[str, list[float]], http: dict[str, list[float]], bad: in
 
 
 def write_docs(section: str) -> None:
-    block = f"{START}\n## Requests per second (trivial route)\n\n{section}{END}\n"
-    text = DOCS.read_text() if DOCS.exists() else "# Performance\n"
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        text = head + block + rest.split(END, 1)[1].lstrip("\n")
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    DOCS.write_text(text)
+    write_section('requests', 'Requests per second (trivial route)', section)
 
 
 def main(argv: list[str] | None = None) -> None:

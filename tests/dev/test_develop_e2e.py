@@ -314,9 +314,6 @@ def hmr(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hmr]:
         "src/modules/greeter/__init__.py": GREETER.format(word="hello"),
         "src/api/greet/route.py": "async def GET(request):\n    return request.app.state.container.resolve('greeter').greet()\n",
     })
-    # The folder of the route test_add_then_delete_a_route_file adds exists from the start: a
-    # file written right after its new folder is created can be missed (see NEW_FOLDER_BUG).
-    (root / "src/api/new").mkdir()
     server = DevServer(root)
     try:
         server.start()
@@ -450,12 +447,6 @@ def test_a_files_own_predicate_toggles_it_without_a_restart(hmr: Hmr) -> None:
     hmr.assert_same_child(mark)
 
 
-IGNORED_FOLDERS_BUG = (
-    "loader/dev/watcher.py: ProjectFilter adds 'env', 'venv', 'build', 'dist', 'site-packages' and "
-    "'.loader' to watchfiles' ignore_dirs, and DefaultFilter.__call__ drops a path when ANY part of "
-    "its absolute path is in ignore_dirs: a project folder named like that, or placed under one, is never reloaded"
-)
-
 
 def test_a_route_in_a_folder_named_dist_reloads(hmr: Hmr) -> None:
     server, mark = hmr.server, hmr.server.mark()
@@ -466,12 +457,6 @@ def test_a_route_in_a_folder_named_dist_reloads(hmr: Hmr) -> None:
     server.wait_for_line("reloaded src/api/dist/route.py (1 route; 0 dependents) in ", after=mark, timeout=3.0)
     server.poll("/dist", body({"message": "v2"}))
 
-
-NEW_FOLDER_BUG = (
-    "loader/dev/supervisor.py _relevant(): a folder added with files already in it (moved or copied in, "
-    "a checkout, mkdir + write in quick succession) arrives from watchfiles as ONE 'added <folder>' event, "
-    "which _relevant() drops (no .py suffix); the files inside are never loaded"
-)
 
 
 def test_a_route_folder_moved_into_the_project_is_loaded(hmr: Hmr) -> None:
