@@ -18,7 +18,7 @@ class ReloadReport:
     """The outcome of ``app.reload(paths)``.
 
     Attributes:
-        changes: The changed files, as shown in messages.
+        changes: The changed files that mattered, as shown in messages (``ignored`` has the rest).
         why: Every file the reload touched and why: ``changed``, ``added``, ``deleted``, or the
             import chain that pulled it in (``imports src/lib/pricing.py``).
         ignored: Changed files that needed nothing, and why.
@@ -46,7 +46,7 @@ class ReloadReport:
     @classmethod
     def from_plan(cls, plan: ReloadPlan) -> ReloadReport:
         return cls(
-            changes=list(plan.changed), why=dict(plan.why), ignored=dict(plan.ignored),
+            changes=[c for c in plan.changed if c not in plan.ignored], why=dict(plan.why), ignored=dict(plan.ignored),
             restart_reason=plan.restart_reason, dependents=plan.dependents,
         )
 

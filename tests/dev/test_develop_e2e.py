@@ -33,7 +33,6 @@ import pytest
 pytestmark = pytest.mark.slow
 
 TIMEOUT = 20.0  # seconds to wait for a line or a body before failing with the output so far
-PROBE = "watch_probe.py"  # at the project root: outside every root, so it never reloads anything
 
 HELLO = "async def GET(request):\n    return {{'message': '{}'}}\n"
 PID = "import os\n\nasync def GET(request):\n    return os.getpid()\n"
@@ -99,7 +98,7 @@ class DevServer:
         self._reader: threading.Thread | None = None
 
     # -- process ----------------------------------------------------------------------------
-    def start(self, wait_for_watcher: bool = True) -> DevServer:
+    def start(self) -> DevServer:
         env = {**os.environ, "LOADER_FF_BACKEND_HMR": "true" if self.hmr else "false", "PYTHONUNBUFFERED": "1"}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "loader", "develop", str(self.root), "--port", str(self.port)],
@@ -107,9 +106,8 @@ class DevServer:
         )
         self._reader = threading.Thread(target=self._read, args=(self.process.stdout,), daemon=True)
         self._reader.start()
+        # the parent starts the child once its watcher is live: after "serving", no save is missed
         self.wait_for_line("serving ")
-        if wait_for_watcher:
-            self._wait_until_watching()
         return self
 
     def _read(self, stream: Any) -> None:
@@ -120,21 +118,6 @@ class DevServer:
         with self._changed:
             self._eof = True
             self._changed.notify_all()
-
-    def _wait_until_watching(self) -> None:
-        # The parent prints `serving` just before it starts watching: a change saved in between
-        # would go unseen. Save a probe file until the parent reports it.
-        for attempt in range(1, 8):
-            mark = self.mark()
-            write(self.root, PROBE, f"ATTEMPT = {attempt}\n")
-            try:
-                index = self.wait_for_line(PROBE, after=mark, timeout=0.5 * attempt)
-            except AssertionError:
-                continue
-            if "restarting" in self.lines[index]:  # backend_hmr off: every change restarts
-                self.wait_for_line("serving ", after=index)
-            return
-        raise AssertionError(f"the watcher never reported {PROBE}\n{self.output()}")
 
     def stop(self) -> None:
         if self.process is None:
@@ -219,10 +202,10 @@ def develop() -> Iterator[Callable[..., DevServer]]:
     """Start ``loader develop`` on a project; every server is stopped (and must say so) after."""
     servers: list[DevServer] = []
 
-    def start(root: Path, *, hmr: bool = True, wait_for_watcher: bool = True) -> DevServer:
+    def start(root: Path, *, hmr: bool = True) -> DevServer:
         server = DevServer(root, hmr=hmr)
         servers.append(server)
-        return server.start(wait_for_watcher)
+        return server.start()
 
     yield start
     for server in servers:
@@ -566,10 +549,7 @@ def test_with_backend_hmr_off_every_change_restarts(make_project, develop) -> No
 
 def test_a_project_inside_a_folder_named_build_reloads(tmp_path: Path, develop) -> None:
     root = write_project(tmp_path / "build" / "shop", {"src/api/hello/route.py": HELLO.format("v1")})
-    # No probe: nothing under build/ is ever reported, the probe included. Give the parent time
-    # to start watching instead.
-    server = develop(root, wait_for_watcher=False)
-    time.sleep(1.0)
+    server = develop(root)
     server.poll("/hello", body({"message": "v1"}))
     mark = server.mark()
 
