@@ -274,7 +274,7 @@ def _load_file(
     """Import one file and collect its resources, disabled (with the reason) if its file config says so."""
     try:
         module = import_source(source, project.display)
-        reason = file_config.evaluate(module, lambda: source.display) if honour_file_config else None
+        reason = file_config.evaluate(module, source.display) if honour_file_config else None
         resources = kind.collect(module, source)
     except LoaderError as exc:
         errors.append(exc)

@@ -91,7 +91,7 @@ def locate_config_line(path: str, call_line: int | None, loc: list[Any]) -> int 
             node = kw.value if kw else None
             best = kw.value.lineno if kw else best
         elif isinstance(node, ast.Dict):
-            pair = next(((k, v) for k, v in zip(node.keys, node.values) if isinstance(k, ast.Constant) and k.value == part), None)
+            pair = next(((k, v) for k, v in zip(node.keys, node.values, strict=True) if isinstance(k, ast.Constant) and k.value == part), None)
             node = pair[1] if pair else None
             best = pair[0].lineno if pair and pair[0] is not None else best
         elif isinstance(node, ast.Call):  # a nested dict(...) call

@@ -53,7 +53,7 @@ def file_config_of(module: ModuleType) -> FileConfig | None:
     return found if isinstance(found, FileConfig) else None
 
 
-def evaluate(module: ModuleType, display_path: Callable[[], str]) -> str | None:
+def evaluate(module: ModuleType, display_path: str) -> str | None:
     """Run the module's ``is_disabled`` predicate; the disabled reason, or None when enabled.
 
     Raises:
@@ -68,7 +68,7 @@ def evaluate(module: ModuleType, display_path: Callable[[], str]) -> str | None:
         except Exception as exc:
             raise ResourceValidationError(
                 f"define_file_config(is_disabled=...) raised {type(exc).__name__}: {exc}",
-                path=display_path(),
+                path=display_path,
                 line=config.line,
             ) from exc
     if not disabled:

@@ -144,7 +144,7 @@ class Reloader:
             module = sys.modules.get(source.module_name)
             if module is None:  # its import was skipped: the file is gone
                 continue
-            reason = file_config.evaluate(module, lambda: source.display)
+            reason = file_config.evaluate(module, source.display)
             resources = project.kind(source.kind).collect(module, source)
             added += [dataclasses.replace(r, enabled=False, disabled_reason=reason) for r in resources] if reason else resources
         if plan.flags_changed:  # a flag's value may have changed: every file's is_disabled again
@@ -177,7 +177,7 @@ class Reloader:
             module = sys.modules.get(current[0].source.module_name)
             if module is None or current[0].kind == "flag":
                 continue
-            reason = file_config.evaluate(module, lambda: display)
+            reason = file_config.evaluate(module, display)
             if all((r.disabled_reason == reason) and (r.enabled == (reason is None)) for r in current):
                 continue
             remove.add(display)
