@@ -16,7 +16,7 @@ import inspect
 import logging
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from loader.builtin.modules.event_bus.service import EventBusService
 from loader.core.flags import FeatureFlag
@@ -70,9 +70,7 @@ class Application:
     # -- state --------------------------------------------------------------------------
     @property
     def project(self) -> Project:
-        if self._project is None:
-            raise LoaderError("the application is not booted yet; call app.boot() first")
-        return self._project
+        return _booted(self._project)
 
     @property
     def registry(self) -> Registry:
@@ -89,9 +87,7 @@ class Application:
     @property
     def asgi(self) -> HttpApp:
         """The ASGI application to serve (uvicorn) or to call (httpx in tests)."""
-        if self.http is None:
-            raise LoaderError("the application is not booted yet; call app.boot() first")
-        return self.http
+        return _booted(self.http)
 
     @property
     def event_bus(self) -> EventBusService:
@@ -159,9 +155,7 @@ class Application:
         return await self._require_reloader().reload([FileChange("deleted", Path(path).resolve())])
 
     def _require_reloader(self) -> Reloader:
-        if self._reloader is None:
-            raise LoaderError("the application is not booted yet; call app.boot() first")
-        return self._reloader
+        return _booted(self._reloader)
 
     async def start(self) -> None:
         """Run module start hooks, then start the scheduler. Raises ``ModuleStartError``."""
@@ -213,6 +207,16 @@ class Application:
     def __repr__(self) -> str:
         state = "started" if self.started else ("booted" if self._project else "new")
         return f"<Application {str(self.root)!r} {state}>"
+
+
+T = TypeVar("T")
+
+
+def _booted(value: T | None) -> T:
+    """What ``boot()`` sets up, or a clear error for a caller that forgot to boot."""
+    if value is None:
+        raise LoaderError("the application is not booted yet; call app.boot() first")
+    return value
 
 
 def _change_for(path: Path) -> FileChange:

@@ -26,7 +26,7 @@ from starlette.responses import JSONResponse, Response
 
 from loader.types import Resource
 
-__all__ = ["prepare_handler", "error_response"]
+__all__ = ["prepare_handler", "error_response", "internal_error"]
 
 log = logging.getLogger("loader.http")
 
@@ -86,11 +86,17 @@ def prepare_handler(resource: Resource) -> Endpoint:
         except HTTPException:
             raise
         except Exception as exc:
-            request_id = request.headers.get("x-request-id") or uuid.uuid4().hex[:16]
-            log.error(
-                "%s %s failed in the handler at %s (request id %s): %s: %s",
-                request.method, request.url.path, where, request_id, type(exc).__name__, exc, exc_info=exc,
-            )
-            return error_response(500, "internal_error", "the server failed to handle this request", request_id=request_id)
+            return internal_error(request, f"in the handler at {where}", exc)
 
     return endpoint
+
+
+def internal_error(request: Request, where: str, exc: Exception) -> JSONResponse:
+    """A 500 carrying a request id (the client's ``x-request-id``, or a new one), logged with
+    the place that failed and the traceback."""
+    request_id = request.headers.get("x-request-id") or uuid.uuid4().hex[:16]
+    log.error(
+        "%s %s failed %s (request id %s): %s: %s",
+        request.method, request.url.path, where, request_id, type(exc).__name__, exc, exc_info=exc,
+    )
+    return error_response(500, "internal_error", "the server failed to handle this request", request_id=request_id)

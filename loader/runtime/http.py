@@ -9,8 +9,6 @@ built, not per request.
 
 from __future__ import annotations
 
-import logging
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -23,12 +21,11 @@ from starlette.types import Receive, Scope, Send
 
 from loader.errors import LoaderError
 from loader.kinds.middlewares import MiddlewareRoute, compile_matcher
-from loader.runtime.handlers import error_response, prepare_handler
+from loader.runtime.handlers import error_response, internal_error, prepare_handler
 from loader.types import Resource
 
 __all__ = ["HttpApp", "RouteTable", "build_route_table"]
 
-log = logging.getLogger("loader.http")
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 Lifespan = Callable[[], Awaitable[Any]]
@@ -130,9 +127,7 @@ def _with_middlewares(endpoint: Endpoint, candidates: list[tuple[Any, list[Any]]
         try:
             return await chain(request)
         except Exception as exc:  # a middleware that raises is a 500 like a handler
-            request_id = uuid.uuid4().hex[:16]
-            log.error("%s %s: middleware failed (request id %s)", request.method, request.url.path, request_id, exc_info=exc)
-            return error_response(500, "internal_error", "the server failed to handle this request", request_id=request_id)
+            return internal_error(request, "in a middleware", exc)
 
     return call
 

@@ -133,13 +133,15 @@ class ModuleRuntime:
                 raise
         self._bind(new)
 
-    def remove(self, module_id: str) -> ModuleInstance | None:
+    async def remove(self, module_id: str) -> None:
+        """Hot reload of a module that is gone: shut it down and unbind it."""
         instance = self.modules.pop(module_id, None)
-        if instance is not None:
-            self.container.unregister(module_id)
-            for provider_id in instance.providers:
-                self.container.unregister(f"{module_id}.{provider_id}")
-        return instance
+        if instance is None:
+            return
+        await self._shutdown(instance)
+        self.container.unregister(module_id)
+        for provider_id in instance.providers:
+            self.container.unregister(f"{module_id}.{provider_id}")
 
     def _bind(self, instance: ModuleInstance) -> None:
         self.container.register(instance.name, instance.service, source=str(instance.resource.location), replace=True)

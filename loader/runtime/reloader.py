@@ -107,7 +107,7 @@ class Reloader:
                     if path is None or not path.is_file():
                         continue
                     import_fresh(module, path, project.display)
-                change = self._collect(plan, report)
+                change = self._collect(plan)
             old = {r.owner_key: r for r in project.registry.list() if r.source.display in change.remove_sources}
             project.registry.apply(change)  # validates everything (duplicates…), then commits
         except LoaderError as exc:
@@ -130,14 +130,14 @@ class Reloader:
         report.record(list(old.values()), new, project.registry.counts())
         await self._swap(list(old.values()), new, report)
 
-    def _collect(self, plan: ReloadPlan, report: ReloadReport) -> ChangeSet:
+    def _collect(self, plan: ReloadPlan) -> ChangeSet:
         project = self.app.project
         remove = {s.display for s in [*plan.unload, *plan.resource_files]}
         remove |= {e.path for e in project.registry.errors if e.path in plan.why}
         added: list[Resource] = []
         flag_sources = [s for s in plan.resource_files if s.kind == "flag"]
         if flag_sources:
-            added += self._reload_flags(flag_sources, plan)
+            added += self._reload_flags(flag_sources)
         for source in plan.resource_files:
             if source.kind == "flag":
                 continue
@@ -153,7 +153,7 @@ class Reloader:
             added += extra_add
         return ChangeSet(remove_sources=remove, add=added)
 
-    def _reload_flags(self, sources: list[SourceFile], plan: ReloadPlan) -> list[Resource]:
+    def _reload_flags(self, sources: list[SourceFile]) -> list[Resource]:
         project = self.app.project
         resources: list[Resource] = []
         for source in sources:
@@ -218,9 +218,7 @@ class Reloader:
         for module_id in sorted(affected):
             resource = modules.get(module_id)
             if resource is None:
-                instance = app.modules.remove(module_id)
-                if instance is not None and instance.started:
-                    await app.modules._shutdown(instance)
+                await app.modules.remove(module_id)
                 continue
             providers = [p for p in snapshot.of("provider") if p.meta["module"] == module_id]
             await app.modules.replace(resource, providers, start=app.started)
