@@ -59,3 +59,14 @@ def loader_resource_loaded(resource: Resource) -> None:
 @hookspec
 def loader_project_loaded(registry: Registry) -> None:
     """Called once discovery is complete; ``registry`` holds every resource and every error."""
+
+
+@hookspec
+def loader_resources_swapped(added: list[Resource], removed: list[Resource], boot: bool, registry: Registry) -> None:
+    """Called once the running application serves a change: after the boot binds everything
+    (``boot=True``, ``added`` = every active resource) and after every reload that changed
+    something (the active resources that came and went; a file loaded again is in both).
+
+    Not called for ``loader inspect`` or ``loader db`` (nothing runs there), nor for a reload
+    that was refused (nothing changed).
+    """

@@ -7,10 +7,8 @@ errors and everything else still loads; only an unreadable config stops the boot
 
 from __future__ import annotations
 
-import dataclasses
-import gc
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,17 +17,19 @@ import pluggy
 
 from loader.config.loading import CONFIG_FILE, is_project, load_config, load_env, locate_config_line
 from loader.config.models import LoaderConfig
-from loader.core import file_config
-from loader.core.flags import FeatureFlag, FlagRouter, FlagSettings
+from loader.core.flags import FeatureFlag, FlagRouter
+from loader.core.gc_pause import gc_paused
 from loader.core.import_graph import ImportGraph
 from loader.core.importer import describe_import_failure, ensure_on_sys_path, import_source
+from loader.core.pipeline import GetModule, LoadResult, load_files
 from loader.core.registry import ChangeSet, Registry
+from loader.discovery.hooks import call_hook, call_hook_error
 from loader.discovery.plugins import PluginInfo, installed_plugins, load_plugin, new_plugin_manager
 from loader.discovery.roots import builtin_root, module_roots, project_root
 from loader.discovery.scan import scan_root
 from loader.errors import ConfigError, LoaderError, PluginLoadError
 from loader.kinds import ResourceKind, builtin_kinds
-from loader.types import Origin, Resource, Root, SourceFile
+from loader.types import Origin, Root, SourceFile
 
 __all__ = ["Project", "load_project"]
 
@@ -50,6 +50,9 @@ class Project:
     flags: FlagRouter = field(default_factory=lambda: FeatureFlag)
     env_added: dict[str, str] = field(default_factory=dict)
     import_graph: ImportGraph = field(default_factory=lambda: ImportGraph(lambda name: False))
+    #: Display paths of the loaded files that call ``define_file_config``: what a flag change
+    #: evaluates again (no scan of every file).
+    with_file_config: set[str] = field(default_factory=set)
     _tracked_cache: tuple[frozenset[str], tuple[str, ...]] | None = field(default=None, repr=False)
 
     def is_tracked(self, module_name: str) -> bool:
@@ -78,6 +81,17 @@ class Project:
     def kind(self, name: str) -> ResourceKind:
         return next(k for k in self.kinds if k.name == name)
 
+    @property
+    def kinds_by_name(self) -> dict[str, ResourceKind]:
+        return {k.name: k for k in self.kinds}
+
+    def load(self, sources: Sequence[SourceFile], get_module: GetModule) -> LoadResult:
+        """The load pipeline (:func:`loader.core.pipeline.load_files`) on this project's kinds."""
+        result = load_files(sources, self.kinds_by_name, self.registry, self.config.feature_flags, get_module)
+        self.with_file_config -= result.loaded
+        self.with_file_config |= result.with_file_config
+        return result
+
     def display(self, filename: str) -> str:
         """A file's name as messages show it: relative to its root's display folder."""
         path = Path(filename)
@@ -99,16 +113,8 @@ def load_project(root: str | Path, *, safe_mode: bool | None = None) -> Project:
     Raises:
         ConfigError: the folder is not a project, or ``loader_config.py`` is invalid.
     """
-    # A boot allocates many long-lived objects (modules, functions, resources); letting the
-    # cyclic GC sweep them again and again while they are created costs ~15% of a 1,000-route
-    # boot (benchmarks/boot.py) and frees nothing. Collection resumes right after.
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with gc_paused():
         return _load(Path(root).resolve(), safe_mode)
-    finally:
-        if gc_was_enabled:
-            gc.enable()
 
 
 def _load(root: Path, safe_mode: bool | None) -> Project:
@@ -124,7 +130,7 @@ def _load(root: Path, safe_mode: bool | None) -> Project:
     errors: list[LoaderError] = []
     pm = new_plugin_manager()
     plugins, plugin_roots = _enable_plugins(config, config_path, pm, safe_mode, errors)
-    for exc in _call_hook(pm, "loader_configure", str, config=config, project_root=root):
+    for exc in call_hook(pm, "loader_configure", str, config=config, project_root=root):
         if exc.path is None and config_path is not None:  # a plugin refusing its options
             exc.path, exc.line = CONFIG_FILE, locate_config_line(str(config_path), None, ["plugins"])
         errors.append(exc)
@@ -142,34 +148,18 @@ def _load(root: Path, safe_mode: bool | None) -> Project:
     )
     project = Project(root, config, config_path, registry, plugins, pm, kinds, roots, files, env_added=env_added)
     project.import_graph = ImportGraph(project.is_tracked)
-    by_kind = {k.name: [f for f in files if f.kind == k.name] for k in kinds}
+    rank = {k.name: i for i, k in enumerate(kinds)}
+    ordered = sorted(files, key=lambda f: rank[f.kind])  # stable: roots, then paths, within a kind
     with project.import_graph.recording():
-        resources = _load_flags(project, by_kind.pop("flag", []), errors)
-        for kind in kinds:
-            for source in by_kind.get(kind.name, []):
-                resources.extend(_load_file(project, kind, source, errors))
-    registry.apply(ChangeSet(add=resources, errors=errors), drop_conflicting=True)
-    hook_errors = [e for r in registry.list() for e in _call_hook(pm, "loader_resource_loaded", project.display, resource=r)]
-    hook_errors += _call_hook(pm, "loader_project_loaded", project.display, registry=registry)
+        loaded = project.load(ordered, lambda source: import_source(source, project.display))
+    change = loaded.change()
+    change.errors = errors
+    registry.apply(change)
+    hook_errors = [e for r in registry.list() for e in call_hook(pm, "loader_resource_loaded", project.display, resource=r)]
+    hook_errors += call_hook(pm, "loader_project_loaded", project.display, registry=registry)
     if hook_errors:
         registry.apply(ChangeSet(errors=hook_errors))
     return project
-
-
-def _call_hook_error(name: str, exc: Exception, display: Callable[[str], str] = str) -> list[LoaderError]:
-    if isinstance(exc, LoaderError):
-        return [exc]
-    path, line, text = describe_import_failure(exc, display)
-    return [PluginLoadError(f"a plugin's {name} hook raised {type(exc).__name__}: {exc}", path=path, line=line, source_line=text)]
-
-
-def _call_hook(pm: pluggy.PluginManager, name: str, display: Callable[[str], str], **kwargs: Any) -> list[LoaderError]:
-    """Call a hook; a plugin that raises is reported (at its own line), never fatal to the boot."""
-    try:
-        getattr(pm.hook, name)(**kwargs)
-    except Exception as exc:
-        return _call_hook_error(name, exc, display)
-    return []
 
 
 def _enable_plugins(
@@ -233,7 +223,7 @@ def _all_kinds(pm: pluggy.PluginManager, errors: list[LoaderError]) -> list[Reso
     try:
         contributed = pm.hook.loader_register_kinds()
     except Exception as exc:
-        errors.extend(_call_hook_error("loader_register_kinds", exc))
+        errors.extend(call_hook_error("loader_register_kinds", exc))
         return kinds
     for plugin_kinds in contributed:
         for kind in plugin_kinds or []:
@@ -243,46 +233,3 @@ def _all_kinds(pm: pluggy.PluginManager, errors: list[LoaderError]) -> list[Reso
                 continue
             kinds.append(kind)
     return kinds
-
-
-def load_source(project: Project, source: SourceFile, errors: list[LoaderError]) -> list[Resource]:
-    """Import one file and collect its resources (disabled ones marked): a boot, or a reload."""
-    return _load_file(project, project.kind(source.kind), source, errors, honour_file_config=source.kind != "flag")
-
-
-def _load_flags(project: Project, sources: Iterable[SourceFile], errors: list[LoaderError]) -> list[Resource]:
-    """Import every flag file and register its flags before any other file is imported."""
-    resources: list[Resource] = []
-    kind = project.kind("flag")
-    for source in sources:
-        for resource in _load_file(project, kind, source, errors, honour_file_config=False):
-            settings: FlagSettings = resource.obj
-            try:
-                FeatureFlag.register(settings, project.config.feature_flags, display_path=source.display)
-            except LoaderError as exc:
-                errors.append(exc)
-                continue
-            resources.append(resource)
-    for key, value in project.config.feature_flags.items():
-        FeatureFlag.set_config_only(key, value)
-    return resources
-
-
-def _load_file(
-    project: Project, kind: ResourceKind, source: SourceFile, errors: list[LoaderError], *, honour_file_config: bool = True
-) -> list[Resource]:
-    """Import one file and collect its resources, disabled (with the reason) if its file config says so."""
-    try:
-        module = import_source(source, project.display)
-        reason = file_config.evaluate(module, source.display) if honour_file_config else None
-        resources = kind.collect(module, source)
-    except LoaderError as exc:
-        errors.append(exc)
-        return []
-    except Exception as exc:  # a plugin kind's collect() is not ours to trust
-        errors.append(LoaderError(f"{kind.name} collection failed: {type(exc).__name__}: {exc}", path=source.display))
-        return []
-    if reason is not None:
-        resources = [dataclasses.replace(r, enabled=False, disabled_reason=reason) for r in resources]
-    return resources
-

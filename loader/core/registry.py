@@ -1,16 +1,34 @@
 """The registry: the single source of truth of what is loaded.
 
-Owner key → :class:`~loader.types.Resource`. Every change goes through one :class:`ChangeSet`:
-everything is validated first, then committed in one step; a failure leaves the registry
-exactly as it was. Readers (the HTTP router, the event bus, the scheduler) take
-:meth:`Registry.snapshot`, an immutable view replaced by one reference assignment.
+It holds, by source file, every resource the file's last good load produced, and the errors
+of files that failed. Which resources are *active* is derived from that, by rules that do not
+depend on the order in which files were loaded or reloaded, so a running server always holds
+what a fresh boot of the same files would hold:
+
+- a file whose latest load failed keeps its last good resources (the old version keeps
+  serving) and is marked stale; stale resources lose every conflict to fresh ones;
+- files are accepted in order (fresh before stale, then by path); a file is rejected whole
+  when one of its enabled resources shares a conflict key with a resource of an accepted file
+  of the same origin (or of any origin, for kinds that refuse overrides) — a duplicate error
+  naming both places. A rejected file stays in the registry, and becomes active by itself
+  when the file it collided with goes away;
+- among accepted resources that share a key across origins (routes), the later root wins and
+  the override is logged.
+
+Every change is one :class:`ChangeSet`, applied in two steps: :meth:`Registry.prepare`
+computes the new state (and the new :class:`Snapshot`) without touching the current one, and
+:meth:`Registry.commit` installs it; a prepared change that is dropped leaves no trace. Both
+cost in proportion to the files the change touches (and the files that share conflict keys
+with them), not to the size of the registry. Readers (the HTTP router, the event bus, the
+scheduler) take :meth:`Registry.snapshot`, an immutable view replaced by one assignment.
 """
 
 from __future__ import annotations
 
+import bisect
 import builtins
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal
@@ -18,20 +36,21 @@ from typing import Literal
 from loader.errors import DuplicateResourceError, LoaderError
 from loader.types import Resource
 
-__all__ = ["Registry", "ChangeSet", "Snapshot", "ConflictPolicy"]
+__all__ = ["Registry", "ChangeSet", "PreparedChange", "Snapshot", "ConflictPolicy"]
 
 log = logging.getLogger("loader.registry")
 
 OwnerKey = tuple[str, str, str, str]
-_MISSING = object()
+ConflictKey = tuple[str, object]
 #: How two enabled resources of different origins that share a conflict key are treated:
-#: "override" lets the later root win (and logs it); "error" refuses both.
+#: "override" lets the later root win (and logs it); "error" refuses the later file.
 ConflictPolicy = Literal["override", "error"]
+_OrderKey = tuple[int, str, str, str]
 
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    """An immutable view of the enabled resources, by kind, in load order."""
+    """An immutable view of the active resources, by kind, in load order."""
 
     by_kind: MappingProxyType[str, tuple[Resource, ...]]
     version: int
@@ -42,11 +61,60 @@ class Snapshot:
 
 @dataclass
 class ChangeSet:
-    """Sources to drop and resources to add, applied together or not at all."""
+    """One change to the registry, applied together or not at all.
+
+    Attributes:
+        remove_sources: Files whose resources go (deleted, or loaded again: their new
+            resources are in ``add``). Their previous errors go too.
+        add: New resources.
+        failed: Files whose load failed now, with the errors: each keeps its last good
+            resources (marked stale) and reports these errors instead of its previous ones.
+        errors: Errors that belong to no source file (config, plugins, hooks).
+    """
 
     remove_sources: set[str] = field(default_factory=set)
     add: list[Resource] = field(default_factory=list)
+    failed: dict[str, list[LoaderError]] = field(default_factory=dict)
     errors: list[LoaderError] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """What one source file contributes: its resources, and the keys its enabled ones claim."""
+
+    resources: tuple[Resource, ...]
+    keys: tuple[tuple[ConflictKey, Resource], ...]
+    stale: bool = False
+
+
+@dataclass
+class PreparedChange:
+    """A validated change: the state it leads to, ready for :meth:`Registry.commit`.
+
+    ``activated`` and ``deactivated`` are the resources that become active or stop being
+    active (by identity: a file loaded again deactivates its old resources and activates its
+    new ones); bindings apply exactly these.
+    """
+
+    base_version: int
+    entries: dict[str, _Entry | None]
+    rejected: dict[str, DuplicateResourceError | None]
+    overrides: dict[ConflictKey, list[tuple[Resource, Resource]] | None]
+    file_errors: dict[str, list[LoaderError] | None]
+    other_errors: list[LoaderError]
+    activated: list[Resource]
+    deactivated: list[Resource]
+    order: dict[str, list[tuple[_OrderKey, Resource]]]
+    snapshot: Snapshot
+
+    @property
+    def kinds(self) -> set[str]:
+        return {r.kind for r in [*self.activated, *self.deactivated]}
+
+    @property
+    def duplicates(self) -> list[DuplicateResourceError]:
+        """The files this change rejects as duplicates (they are left out, with this error)."""
+        return [e for e in self.rejected.values() if e is not None]
 
 
 class Registry:
@@ -55,161 +123,334 @@ class Registry:
     Args:
         conflict_keys: kind → function giving the key two resources must not share.
         policies: kind → what happens when resources of different origins share a key.
-        load_order: origin → rank; with "override", the higher rank wins.
+        load_order: origin → rank; with "override", the higher rank wins; it also orders
+            each kind's resources in the snapshot.
     """
 
     def __init__(
         self,
-        conflict_keys: dict[str, Callable[[Resource], object]] | None = None,
-        policies: dict[str, ConflictPolicy] | None = None,
-        load_order: dict[str, int] | None = None,
+        conflict_keys: Mapping[str, Callable[[Resource], object]] | None = None,
+        policies: Mapping[str, ConflictPolicy] | None = None,
+        load_order: Mapping[str, int] | None = None,
     ) -> None:
-        self._resources: dict[OwnerKey, Resource] = {}
-        self._errors: dict[str, list[LoaderError]] = {}
-        self._conflict_keys = conflict_keys or {}
-        self._policies = policies or {}
-        self.load_order = load_order or {}
+        self._conflict_keys = dict(conflict_keys or {})
+        self._policies = dict(policies or {})
+        self.load_order = dict(load_order or {})
+        self._entries: dict[str, _Entry] = {}
+        self._claims: dict[ConflictKey, set[str]] = {}
+        self._rejected: dict[str, DuplicateResourceError] = {}
+        self._overrides: dict[ConflictKey, list[tuple[Resource, Resource]]] = {}
+        self._file_errors: dict[str, list[LoaderError]] = {}
+        self._other_errors: list[LoaderError] = []
+        self._active: set[int] = set()  # id() of the active resources
+        self._counts: dict[str, int] = {}  # resources per kind of the files not rejected
+        self._order: dict[str, list[tuple[_OrderKey, Resource]]] = {}
         self._snapshot = Snapshot(MappingProxyType({}), 0)
-        self.overrides: builtins.list[tuple[Resource, Resource]] = []
-        # conflict keys by resource identity: resources are immutable, so a reload computes
-        # the keys of what it adds only (the registry holds every resource it has a key for)
-        self._keys: dict[int, object] = {}
 
     # -- reading ----------------------------------------------------------------------
     def snapshot(self) -> Snapshot:
         return self._snapshot
 
     def list(self, kind: str | None = None, *, include_disabled: bool = True) -> builtins.list[Resource]:
+        """Every resource of the files that are not rejected, in load order of their files."""
         return [
             r
-            for r in self._resources.values()
+            for source in sorted(self._entries, key=self._source_rank)
+            if source not in self._rejected
+            for r in self._entries[source].resources
             if (kind is None or r.kind == kind) and (include_disabled or r.enabled)
         ]
 
     def counts(self) -> dict[str, int]:
-        """How many resources of each kind (enabled or not) the registry holds."""
-        found: dict[str, int] = {}
-        for resource in self._resources.values():
-            found[resource.kind] = found.get(resource.kind, 0) + 1
-        return found
+        """How many resources of each kind (enabled or not) the registry lists."""
+        return {kind: n for kind, n in self._counts.items() if n}
 
     def state(self, resource: Resource) -> tuple[bool, str | None]:
         """Whether a resource is active, and why not: disabled by its file, or overridden."""
-        for winner, loser in self.overrides:
-            if loser is resource:
-                return False, f"overridden by {winner.location} ({winner.origin})"
+        if resource.enabled and id(resource) not in self._active:
+            for pairs in self._overrides.values():
+                for winner, loser in pairs:
+                    if loser is resource:
+                        return False, f"overridden by {winner.location} ({winner.origin})"
         return resource.enabled, resource.disabled_reason
+
+    def is_active(self, resource: Resource) -> bool:
+        return id(resource) in self._active
 
     def describe(self, resource: Resource) -> dict[str, object]:
         """``resource.to_dict()`` with its actual state (what ``loader inspect`` prints)."""
         enabled, reason = self.state(resource)
-        return {**resource.to_dict(), "enabled": enabled, "disabled_reason": reason}
+        described: dict[str, object] = {**resource.to_dict(), "enabled": enabled, "disabled_reason": reason}
+        if self.is_stale(resource.source.display):
+            described["stale"] = True
+        return described
 
     def by_source(self, path: str) -> builtins.list[Resource]:
-        return [r for r in self._resources.values() if r.source.display == path]
+        """The resources of one file (its last good load), rejected or not."""
+        entry = self._entries.get(path)
+        return builtins.list(entry.resources) if entry is not None else []
+
+    def sources(self) -> builtins.list[str]:
+        return builtins.list(self._entries)
+
+    def is_stale(self, path: str) -> bool:
+        """The file's latest load failed; its last good resources are still held."""
+        entry = self._entries.get(path)
+        return entry is not None and entry.stale
+
+    def failed_sources(self) -> set[str]:
+        """Files whose latest load failed (whether or not they have a last good version)."""
+        return set(self._file_errors)
 
     def errors_for(self, path: str) -> builtins.list[LoaderError]:
-        return builtins.list(self._errors.get(path, ()))
+        errors = [*self._file_errors.get(path, ()), *(e for e in self._other_errors if e.path == path)]
+        if path in self._rejected:
+            errors.append(self._rejected[path])
+        return errors
 
     @property
     def errors(self) -> builtins.list[LoaderError]:
-        return [e for errs in self._errors.values() for e in errs]
+        return [
+            *self._other_errors,
+            *(e for errs in self._file_errors.values() for e in errs),
+            *self._rejected.values(),
+        ]
+
+    @property
+    def overrides(self) -> builtins.list[tuple[Resource, Resource]]:
+        return [pair for pairs in self._overrides.values() for pair in pairs]
 
     def __len__(self) -> int:
-        return len(self._resources)
+        return sum(self.counts().values())
 
     def __repr__(self) -> str:
-        return f"<Registry {len(self._resources)} resources, {len(self.errors)} errors>"
+        return f"<Registry {len(self)} resources, {len(self.errors)} errors>"
 
     # -- writing ----------------------------------------------------------------------
-    def register(self, resources: Iterable[Resource]) -> None:
-        self.apply(ChangeSet(add=list(resources)))
-
-    def unregister_source(self, path: str) -> None:
-        self.apply(ChangeSet(remove_sources={path}))
+    def apply(self, change: ChangeSet) -> PreparedChange:
+        """Prepare and commit in one step; returns what was committed."""
+        prepared = self.prepare(change)
+        self.commit(prepared)
+        return prepared
 
     def record_error(self, error: LoaderError) -> None:
         self.apply(ChangeSet(errors=[error]))
 
-    def apply(self, change: ChangeSet, *, drop_conflicting: bool = False) -> None:
-        """Validate the whole change set, then commit it.
-
-        Args:
-            change: What to remove and add.
-            drop_conflicting: At boot, a file whose resource duplicates another is left out
-                (its error recorded) so that everything else still loads. A reload passes
-                False: the change is all or nothing.
-
-        Raises:
-            DuplicateResourceError: two enabled resources of one origin (or of origins whose
-                kind refuses overrides) share a conflict key. Nothing is changed.
-        """
-        kept = {k: r for k, r in self._resources.items() if r.source.display not in change.remove_sources}
-        new = dict(kept)
+    def prepare(self, change: ChangeSet) -> PreparedChange:
+        """Compute the state ``change`` leads to; the registry itself is not touched."""
+        entries: dict[str, _Entry | None] = {}
+        for source in change.remove_sources:
+            entries[source] = None
+        added: dict[str, list[Resource]] = {}
         for resource in change.add:
-            new[resource.owner_key] = resource
-        extra_errors: list[LoaderError] = []
-        keys = dict(self._keys)  # filled by the check; kept only if the change commits
-        while True:
-            try:
-                overrides = self._check_conflicts(new.values(), keys)
-                break
-            except DuplicateResourceError as dup:
-                if not drop_conflicting:
-                    raise
-                extra_errors.append(dup)
-                new = {k: r for k, r in new.items() if r.source.display != dup.path}
-        errors = {p: e for p, e in self._errors.items() if p not in change.remove_sources}
-        for error in [*change.errors, *extra_errors]:
-            errors.setdefault(error.path or "", []).append(error)
-        # commit: nothing below can fail
-        self._keys = {id(r): keys[id(r)] for r in new.values() if id(r) in keys}
-        self._resources = new
-        self._errors = errors
-        self.overrides = overrides
-        for winner, loser in overrides:
-            log.info("%s %s from %s overrides %s", winner.kind, winner.id, winner.location, loser.location)
-        self._snapshot = self._build_snapshot()
+            added.setdefault(resource.source.display, []).append(resource)
+        for source, resources in added.items():
+            entries[source] = self._entry(resources)
+        for source in change.failed:
+            old = self._entries.get(source)
+            if source not in added:
+                entries[source] = _Entry(old.resources, old.keys, stale=True) if old is not None else None
+        file_errors: dict[str, list[LoaderError] | None] = {s: None for s in entries if s in self._file_errors}
+        for source, errors in change.failed.items():
+            file_errors[source] = builtins.list(errors)
 
-    def _check_conflicts(self, resources: Iterable[Resource], keys: dict[int, object]) -> builtins.list[tuple[Resource, Resource]]:
-        seen: dict[tuple[str, object], Resource] = {}
-        overrides: list[tuple[Resource, Resource]] = []
-        for resource in resources:
+        def entry_of(source: str) -> _Entry | None:
+            return entries[source] if source in entries else self._entries.get(source)
+
+        def claimants(key: ConflictKey) -> set[str]:
+            found = {s for s in self._claims.get(key, ()) if s not in entries}
+            found.update(s for s, e in entries.items() if e is not None and any(k == key for k, _ in e.keys))
+            return found
+
+        # The component: every file that shares a key, transitively, with a touched file.
+        keys: set[ConflictKey] = set()
+        for source in entries:
+            for entry in (self._entries.get(source), entries[source]):
+                if entry is not None:
+                    keys.update(k for k, _ in entry.keys)
+        component: set[str] = {s for s in entries if entry_of(s) is not None}
+        pending = builtins.list(keys)
+        while pending:
+            key = pending.pop()
+            for source in claimants(key):
+                if source in component:
+                    continue
+                component.add(source)
+                entry = entry_of(source)
+                for other_key, _ in entry.keys if entry is not None else ():
+                    if other_key not in keys:
+                        keys.add(other_key)
+                        pending.append(other_key)
+
+        # Accept files in order; reject one that duplicates an accepted file's resource.
+        rejected: dict[str, DuplicateResourceError | None] = {s: None for s in component | set(entries) if s in self._rejected}
+        taken: dict[ConflictKey, builtins.list[Resource]] = {}
+        for source in sorted(component, key=lambda s: self._acceptance_rank(s, entry_of(s))):
+            entry = entry_of(source)
+            assert entry is not None  # the component holds only files with an entry
+            clash = next(
+                ((key, resource, other) for key, resource in entry.keys for other in taken.get(key, ())
+                 if other.origin == resource.origin or self._policies.get(resource.kind) != "override"),
+                None,
+            )
+            if clash is not None:
+                _, resource, other = clash
+                rejected[source] = _duplicate(resource, other)
+                continue
+            for key, resource in entry.keys:
+                taken.setdefault(key, []).append(resource)
+
+        overrides: dict[ConflictKey, builtins.list[tuple[Resource, Resource]] | None] = {
+            k: None for k in keys if k in self._overrides
+        }
+        winners: set[int] = set()
+        for key in keys:
+            holders = taken.get(key, [])
+            if not holders:
+                continue
+            ranked = sorted(holders, key=self._origin_rank, reverse=True)
+            winners.add(id(ranked[0]))
+            if len(ranked) > 1:
+                overrides[key] = [(ranked[0], loser) for loser in ranked[1:]]
+
+        # What becomes active, and what stops being active.
+        activated: builtins.list[Resource] = []
+        deactivated: builtins.list[Resource] = []
+        involved = component | set(entries)
+        for source in involved:
+            old = self._entries.get(source)
+            if old is not None:
+                deactivated.extend(r for r in old.resources if id(r) in self._active)
+            new = entry_of(source)
+            if new is None or (rejected[source] is not None if source in rejected else source in self._rejected):
+                continue
+            claimed = {id(r) for _, r in new.keys}
+            activated.extend(r for r in new.resources if r.enabled and (id(r) not in claimed or id(r) in winners))
+        still = {id(r) for r in activated}
+        gone = {id(r) for r in deactivated}
+        activated = [r for r in activated if id(r) not in gone]
+        deactivated = [r for r in deactivated if id(r) not in still]
+
+        order = self._next_order(activated, deactivated)
+        by_kind = dict(self._snapshot.by_kind)
+        for kind, items in order.items():
+            by_kind[kind] = tuple(r for _, r in items)
+        snapshot = Snapshot(MappingProxyType(by_kind), self._snapshot.version + 1)
+        return PreparedChange(
+            self._snapshot.version, entries, rejected, overrides, file_errors,
+            [*(e for e in self._other_errors if e.path not in entries), *change.errors],
+            activated, deactivated, order, snapshot,
+        )
+
+    def commit(self, prepared: PreparedChange) -> None:
+        """Install a prepared change. Nothing here can fail."""
+        if prepared.base_version != self._snapshot.version:
+            raise RuntimeError("the registry changed since this change was prepared")  # a bug in loader
+        involved = set(prepared.entries) | set(prepared.rejected)
+        for source in involved:
+            self._count(source, -1)
+        for source, entry in prepared.entries.items():
+            old = self._entries.pop(source, None)
+            for key, _ in old.keys if old is not None else ():
+                holders = self._claims.get(key)
+                if holders is not None:
+                    holders.discard(source)
+                    if not holders:
+                        del self._claims[key]
+            if entry is None:
+                continue
+            self._entries[source] = entry
+            for key, _ in entry.keys:
+                self._claims.setdefault(key, set()).add(source)
+        for source, error in prepared.rejected.items():
+            if error is None:
+                self._rejected.pop(source, None)
+            else:
+                self._rejected[source] = error
+        for key, pairs in prepared.overrides.items():
+            if pairs is None:
+                self._overrides.pop(key, None)
+                continue
+            if self._overrides.get(key) != pairs:
+                for winner, loser in pairs:
+                    log.info("%s %s from %s overrides %s", winner.kind, winner.id, winner.location, loser.location)
+            self._overrides[key] = pairs
+        for source, errors in prepared.file_errors.items():
+            if errors is None:
+                self._file_errors.pop(source, None)
+            else:
+                self._file_errors[source] = errors
+        self._other_errors = prepared.other_errors
+        self._active.difference_update(id(r) for r in prepared.deactivated)
+        self._active.update(id(r) for r in prepared.activated)
+        self._order.update(prepared.order)
+        self._snapshot = prepared.snapshot
+        for source in involved:
+            self._count(source, +1)
+
+    def _count(self, source: str, sign: int) -> None:
+        entry = self._entries.get(source)
+        if entry is None or source in self._rejected:
+            return
+        for resource in entry.resources:
+            self._counts[resource.kind] = self._counts.get(resource.kind, 0) + sign
+
+    # -- helpers ------------------------------------------------------------------------
+    def _entry(self, resources: Iterable[Resource]) -> _Entry:
+        items = tuple(resources)
+        keys: builtins.list[tuple[ConflictKey, Resource]] = []
+        for resource in items:
             if not resource.enabled:
                 continue
-            conflict = keys.get(id(resource), _MISSING)
-            if conflict is _MISSING:
-                key_of = self._conflict_keys.get(resource.kind)
-                conflict = keys[id(resource)] = key_of(resource) if key_of is not None else None
-            if conflict is None:
-                continue
-            key = (resource.kind, conflict)
-            other = seen.get(key)
-            if other is None:
-                seen[key] = resource
-                continue
-            if other.origin != resource.origin and self._policies.get(resource.kind) == "override":
-                winner, loser = sorted((other, resource), key=self._rank, reverse=True)
-                seen[key] = winner
-                overrides.append((winner, loser))
-                continue
-            first, second = sorted((other, resource), key=lambda r: str(r.location))
-            raise DuplicateResourceError(
-                f"duplicate {resource.kind} {resource.id!r}: defined here and at {first.location}"
-                + ("" if first.origin == second.origin else f" ({first.origin} and {second.origin})"),
-                path=second.source.display,
-                line=second.line,
-            )
-        return overrides
+            key_of = self._conflict_keys.get(resource.kind)
+            conflict = key_of(resource) if key_of is not None else None
+            if conflict is not None:
+                keys.append(((resource.kind, conflict), resource))
+        return _Entry(items, tuple(keys))
 
-    def _rank(self, resource: Resource) -> int:
+    def _origin_rank(self, resource: Resource) -> int:
         return self.load_order.get(str(resource.origin), 0)
 
-    def _build_snapshot(self) -> Snapshot:
-        losers = {id(loser) for _, loser in self.overrides}
-        by_kind: dict[str, list[Resource]] = {}
-        for resource in self._resources.values():
-            if resource.enabled and id(resource) not in losers:
-                by_kind.setdefault(resource.kind, []).append(resource)
-        frozen = {kind: tuple(items) for kind, items in by_kind.items()}
-        return Snapshot(MappingProxyType(frozen), self._snapshot.version + 1)
+    def _source_rank(self, source: str) -> tuple[int, str]:
+        entry = self._entries[source]
+        return (self._origin_rank(entry.resources[0]) if entry.resources else 0, source)
+
+    @staticmethod
+    def _acceptance_rank(source: str, entry: _Entry | None) -> tuple[bool, str]:
+        return (entry is not None and entry.stale, source)
+
+    def _order_key(self, resource: Resource) -> _OrderKey:
+        return (self._origin_rank(resource), resource.source.relpath, f"{resource.line or 0:09d}", resource.export)
+
+    def _next_order(
+        self, activated: Iterable[Resource], deactivated: Iterable[Resource]
+    ) -> dict[str, builtins.list[tuple[_OrderKey, Resource]]]:
+        """Each touched kind's active resources in load order, as new lists (the old stay valid)."""
+        order: dict[str, builtins.list[tuple[_OrderKey, Resource]]] = {}
+
+        def items(kind: str) -> builtins.list[tuple[_OrderKey, Resource]]:
+            if kind not in order:
+                order[kind] = builtins.list(self._order.get(kind, ()))
+            return order[kind]
+
+        for resource in deactivated:
+            listed = items(resource.kind)
+            at = bisect.bisect_left(listed, self._order_key(resource), key=lambda item: item[0])
+            while at < len(listed) and listed[at][1] is not resource:
+                at += 1
+            if at < len(listed):
+                del listed[at]
+        for resource in activated:
+            listed = items(resource.kind)
+            key = self._order_key(resource)
+            listed.insert(bisect.bisect_right(listed, key, key=lambda item: item[0]), (key, resource))
+        return order
+
+
+def _duplicate(resource: Resource, other: Resource) -> DuplicateResourceError:
+    origins = "" if other.origin == resource.origin else f" ({other.origin} and {resource.origin})"
+    return DuplicateResourceError(
+        f"duplicate {resource.kind} {resource.id!r}: defined here and at {other.location}{origins}",
+        path=resource.source.display,
+        line=resource.line,
+    )

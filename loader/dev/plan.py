@@ -13,11 +13,12 @@ Rules, in order, for each changed path:
 4. A resource file whose kind cannot reload in place (a migration) → restart, saying that
    migrations may need running.
 5. A resource file: modified → reload it and every module that imports it, transitively;
-   added → load it (and retry the files that failed to load, which may have wanted it);
-   deleted → unload its resources and reload what imported it.
+   added → load it; deleted → unload its resources and reload what imported it.
 6. Any other module (a helper such as ``src/lib/pricing.py``) that is loaded: reload it and
    its dependents; one nothing has imported is ignored.
 7. A changed feature-flag file also re-evaluates every file's ``define_file_config``.
+8. While some files are failed, any Python change in a root retries them (each fails or
+   loads alone): a fix may be in a file they import, or a file they were missing.
 """
 
 from __future__ import annotations
@@ -130,6 +131,10 @@ def plan_reload(changes: Iterable[FileChange], index: ProjectIndex) -> ReloadPla
         if root is None or root.kind == "builtin":
             plan.ignored[shown] = "outside src/ and the enabled plugins"
             continue
+        # A file that failed may have failed because of this one (an import of a helper that
+        # raised, a name it wanted): while any file is failed, every change retries them, so
+        # what the server holds never depends on the order in which things were fixed.
+        retry_failed |= bool(index.failed)
         if _is_new_module_folder(path, root, index):
             plan.restart_reason = f"{shown}: a new module folder (its root is set up at boot)"
             return plan

@@ -11,17 +11,19 @@ Job names are unique within an origin; the job's id (its owner key) includes the
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import inspect
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from types import ModuleType
 from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from loader.kinds.base import BaseKind, defined_in, line_of
+from loader.errors import LoaderError
+from loader.kinds.base import BaseBinding, BaseKind, KindChange, Runtime, defined_in, line_of
 from loader.types import Resource, SourceFile
 
-__all__ = ["JobSpec", "job", "JobKind", "JOB_ATTR", "describe_schedule_problem"]
+__all__ = ["JobSpec", "job", "JobKind", "JobBinding", "ScheduledJob", "scheduled_job", "JOB_ATTR", "describe_schedule_problem"]
 
 JOB_ATTR = "__loader_job__"
 F = TypeVar("F", bound=Callable[..., Any])
@@ -99,9 +101,54 @@ def _is_timezone(name: object) -> bool:
     return isinstance(name, str)
 
 
+@dataclass(frozen=True)
+class ScheduledJob:
+    """A job as the scheduler runs it.
+
+    Attributes:
+        id: Stable id (the owner key as a string); what reconcile matches on.
+        name: The job name, for logs.
+        spec: What ``@job`` declared.
+        run: The job body, already bound to its container by the caller.
+        source: ``"path:line"`` of the job, for logs and errors.
+    """
+
+    id: str
+    name: str
+    spec: JobSpec
+    run: Callable[[], Awaitable[Any]]
+    source: str | None = None
+
+
+def scheduled_job(resource: Resource, runtime: Runtime) -> ScheduledJob:
+    """The scheduler's view of a job resource, bound to the container; id = owner key."""
+    fn, container = resource.obj, runtime.container
+
+    async def run() -> Any:
+        result = fn(container)
+        return await result if inspect.isawaitable(result) else result
+
+    owner = ":".join(resource.owner_key[1:])
+    return ScheduledJob(id=owner, name=resource.id, spec=resource.meta["spec"], run=run, source=str(resource.location))
+
+
+class JobBinding(BaseBinding):
+    """Jobs → the scheduler, reconciled by id (a job that did not change keeps its next run).
+
+    Only a process that runs jobs (``worker_mode`` shared or worker) schedules them.
+    """
+
+    kinds = frozenset({"job"})
+
+    def commit(self, runtime: Runtime, change: KindChange) -> None:
+        if runtime.runs_jobs:
+            runtime.scheduler.reconcile(scheduled_job(r, runtime) for r in change.snapshot.of("job"))
+
+
 class JobKind(BaseKind):
     name = "job"
     folder = "jobs"
+    binding = JobBinding()
 
     def collect(self, module: ModuleType, source: SourceFile) -> list[Resource]:
         resources = []

@@ -19,7 +19,7 @@ from types import ModuleType
 from typing import Any
 
 from loader.kinds.base import BaseKind, defined_in
-from loader.kinds.routes import HTTP_METHODS
+from loader.kinds.routes import HTTP_METHODS, RouteKind
 from loader.types import Resource, SourceFile, caller_location
 
 __all__ = ["MiddlewareRoute", "Middlewares", "define_middlewares", "MiddlewaresKind", "compile_matcher"]
@@ -65,6 +65,7 @@ def compile_matcher(matcher: str | re.Pattern[str]) -> re.Pattern[str]:
 class MiddlewaresKind(BaseKind):
     name = "middlewares"
     folder = "api"
+    binding = RouteKind.binding  # one route table for both kinds
 
     def claims(self, relpath: str) -> bool:
         return relpath == "api/middlewares.py"

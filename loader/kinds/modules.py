@@ -20,7 +20,8 @@ from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import Any, ClassVar
 
-from loader.kinds.base import BaseKind, defined_in
+from loader.errors import LoaderError
+from loader.kinds.base import BaseBinding, BaseKind, KindChange, Runtime, defined_in
 from loader.types import Resource, RootKind, SourceFile, caller_location
 
 __all__ = ["Module", "ModuleProvider", "ModuleKind", "ProviderKind"]
@@ -74,8 +75,68 @@ class _RootInitKind(BaseKind):
         return found[0]
 
 
+class ModuleBinding(BaseBinding):
+    """Modules and providers → built (and started) service instances in the container.
+
+    A module is built again when it or one of its providers changed. New instances are built
+    and, in a running application, started in ``prepare``, while the old ones keep serving;
+    ``commit`` binds them; ``release`` shuts the old ones down. If one new instance fails to
+    build or start during a reload, the new ones are shut down and the reload is refused.
+    """
+
+    kinds = frozenset({"module", "provider"})
+
+    async def prepare(self, runtime: Runtime, change: KindChange) -> list[LoaderError]:
+        snapshot = change.snapshot
+        modules = {r.id: r for r in snapshot.of("module")}
+        if change.boot:
+            affected = list(modules)
+        else:
+            touched = {r.id if r.kind == "module" else r.meta["module"] for r in (*change.removed, *change.added)}
+            affected = sorted(touched)
+        built: dict[str, Any] = {}
+        change.state = (affected, built, {})
+        errors: list[LoaderError] = []
+        for module_id in affected:
+            resource = modules.get(module_id)
+            if resource is None:
+                continue  # gone: uninstalled on commit
+            providers = [p for p in snapshot.of("provider") if p.meta["module"] == module_id]
+            try:
+                instance = runtime.modules.build_instance(resource, providers)
+                if runtime.started:
+                    await runtime.modules.start_instance(instance)
+            except LoaderError as exc:
+                errors.append(exc)
+                if not change.boot:
+                    break
+                continue
+            built[module_id] = instance
+        return errors
+
+    def commit(self, runtime: Runtime, change: KindChange) -> None:
+        affected, built, old = change.state
+        for module_id in affected:
+            previous = runtime.modules.uninstall(module_id) if module_id not in built else runtime.modules.modules.get(module_id)
+            if previous is not None:
+                old[module_id] = previous
+            if module_id in built:
+                runtime.modules.install(built[module_id])
+
+    async def discard(self, runtime: Runtime, change: KindChange) -> None:
+        _, built, _ = change.state
+        for instance in reversed(list(built.values())):
+            await runtime.modules.shutdown_instance(instance)
+
+    async def release(self, runtime: Runtime, change: KindChange) -> None:
+        _, _, old = change.state
+        for instance in reversed(list(old.values())):
+            await runtime.modules.shutdown_instance(instance)
+
+
 class ModuleKind(_RootInitKind):
     name = "module"
+    binding = ModuleBinding()
     declares = Module
     root_kinds: ClassVar[frozenset[RootKind]] = frozenset({"module"})
 
@@ -98,6 +159,7 @@ class ModuleKind(_RootInitKind):
 
 class ProviderKind(_RootInitKind):
     name = "provider"
+    binding = ModuleKind.binding  # a provider change builds its module again
     declares = ModuleProvider
     root_kinds: ClassVar[frozenset[RootKind]] = frozenset({"provider"})
 

@@ -13,7 +13,8 @@ from typing import ClassVar
 
 from loader.core.registry import ConflictPolicy
 
-from loader.kinds.base import BaseKind, line_of
+from loader.errors import LoaderError
+from loader.kinds.base import BaseBinding, BaseKind, KindChange, Runtime, line_of
 from loader.types import Resource, SourceFile
 
 __all__ = ["RouteKind", "HTTP_METHODS", "url_path_of", "route_shape"]
@@ -51,10 +52,33 @@ def route_shape(path: str) -> str:
     return re.sub(r"\{[^}]+\}", "{}", path)
 
 
+class RouteTableBinding(BaseBinding):
+    """Routes and middlewares → the HTTP route table, swapped in by one assignment.
+
+    The new table is built in ``prepare`` from the pending snapshot: only the URL paths whose
+    routes changed are built again, unless the middlewares changed (every route then is).
+    """
+
+    kinds = frozenset({"route", "middlewares"})
+
+    async def prepare(self, runtime: Runtime, change: KindChange) -> list[LoaderError]:
+        snapshot = change.snapshot
+        routes = list(snapshot.of("route")) if runtime.serves_routes else []
+        changed: set[str] | None = None
+        if not change.boot and "middlewares" not in {r.kind for r in (*change.removed, *change.added)}:
+            changed = {r.meta["path"] for r in (*change.removed, *change.added)}
+        change.state = runtime.asgi.next_table(routes, list(snapshot.of("middlewares")), snapshot.version, changed)
+        return []
+
+    def commit(self, runtime: Runtime, change: KindChange) -> None:
+        runtime.asgi.swap(change.state)
+
+
 class RouteKind(BaseKind):
     name = "route"
     folder = "api"
     conflict_policy: ClassVar[ConflictPolicy] = "override"
+    binding = RouteTableBinding()
 
     def claims(self, relpath: str) -> bool:
         return relpath.startswith("api/") and relpath.endswith("/route.py")

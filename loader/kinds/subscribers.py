@@ -11,12 +11,14 @@ plugins that both name a handler ``on_order_placed`` never collide.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, TypeVar, overload
 
-from loader.kinds.base import BaseKind, defined_in, line_of
+from loader.errors import LoaderError
+from loader.kinds.base import BaseBinding, BaseKind, KindChange, Runtime, defined_in, line_of
 from loader.types import Resource, SourceFile
 
 __all__ = ["SubscriberSpec", "subscriber", "SubscriberKind", "SUBSCRIBER_ATTR"]
@@ -56,9 +58,46 @@ def subscriber(event: Any = None, *, subscriber_id: str | None = None) -> Any:
     return mark
 
 
+class SubscriberBinding(BaseBinding):
+    """Subscribers → the event bus, by subscriber id: the old ones out, then the new ones in,
+    with no await between, so an event is never delivered to two versions."""
+
+    kinds = frozenset({"subscriber"})
+
+    async def prepare(self, runtime: Runtime, change: KindChange) -> list[LoaderError]:
+        change.state = [(r, handler_of(r, runtime)) for r in change.added]
+        return []
+
+    def commit(self, runtime: Runtime, change: KindChange) -> None:
+        bus = runtime.event_bus
+        for resource in change.removed:
+            for event in resource.meta["events"]:
+                bus.unsubscribe(event, resource.id)
+        for resource, handler in change.state:
+            for event in resource.meta["events"]:
+                bus.subscribe(event, handler, resource.id, source=str(resource.location), replace=True)
+
+
+def handler_of(resource: Resource, runtime: Runtime) -> Callable[[Any], Any]:
+    """The event-bus handler of a subscriber: ``fn(event, container[, options])``.
+
+    A plugin's subscriber that declares ``options`` gets the plugin's options.
+    """
+    fn = resource.obj
+    wants_options = "options" in inspect.signature(fn).parameters
+    options = resource.source.root.options if resource.origin.kind == "plugin" else {}
+    container = runtime.container
+
+    def handle(event: Any) -> Any:
+        return fn(event, container, options=options) if wants_options else fn(event, container)
+
+    return handle
+
+
 class SubscriberKind(BaseKind):
     name = "subscriber"
     folder = "subscribers"
+    binding = SubscriberBinding()
 
     def collect(self, module: ModuleType, source: SourceFile) -> list[Resource]:
         resources = []

@@ -25,8 +25,8 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from loader.errors import ResourceValidationError
-from loader.kinds.base import BaseKind, defined_in
+from loader.errors import LoaderError, ResourceValidationError
+from loader.kinds.base import BaseBinding, BaseKind, KindChange, Runtime, defined_in
 from loader.types import Resource, SourceFile, caller_location
 
 __all__ = ["StepResponse", "StepConfig", "Step", "Workflow", "create_step", "create_workflow", "WorkflowKind"]
@@ -139,9 +139,20 @@ def create_workflow(name: str) -> Callable[[Callable[..., Awaitable[Any]]], Work
     return mark
 
 
+class WorkflowBinding(BaseBinding):
+    """Workflows → the container's ``workflows`` mapping (name → workflow), replaced whole."""
+
+    kinds = frozenset({"workflow"})
+
+    def commit(self, runtime: Runtime, change: KindChange) -> None:
+        workflows = {r.id: r.obj for r in change.snapshot.of("workflow")}
+        runtime.container.register("workflows", workflows, source="loader", replace=True)
+
+
 class WorkflowKind(BaseKind):
     name = "workflow"
     folder = "workflows"
+    binding = WorkflowBinding()
 
     def collect(self, module: ModuleType, source: SourceFile) -> list[Resource]:
         resources = []

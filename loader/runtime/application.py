@@ -5,35 +5,35 @@
     ...                                          # serve app.asgi (uvicorn, or httpx in tests)
     await app.stop()                             # scheduler, event bus, module shutdown hooks
 
-Boot order: config → flags → discovery (:func:`loader.load_project`) → modules and providers
-(container, including the built-in ``event_bus`` module) → subscribers → scheduler and jobs →
-HTTP route table.
+Boot: config → flags → discovery and the load pipeline (:func:`loader.load_project`) → every
+kind's binding applies "nothing → everything" (:class:`~loader.runtime.binder.Binder`): modules
+and providers (the container, the built-in ``event_bus`` module included), workflows,
+subscribers, jobs, the HTTP route table. A reload applies "old → new" through the same
+bindings. ``Application`` knows no kind by name.
 """
 
 from __future__ import annotations
 
-import inspect
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Coroutine, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from loader.builtin.modules.event_bus.service import EventBusService
 from loader.core.flags import FeatureFlag
 from loader.core.registry import ChangeSet, Registry
-from loader.runtime.lazy_engine import LazyEngine
+from loader.dev.plan import FileChange
 from loader.errors import LoaderError
 from loader.kinds.workflows import Workflow
 from loader.project import Project, load_project
+from loader.runtime.binder import Binder
 from loader.runtime.container import Container
-from loader.runtime.events import Event
-from loader.dev.plan import FileChange
-from loader.runtime.http import HttpApp, RouteTable, build_route_table
+from loader.runtime.http import HttpApp, build_route_table
+from loader.runtime.lazy_engine import LazyEngine
 from loader.runtime.modules import ModuleRuntime
 from loader.runtime.reloader import Reloader
 from loader.runtime.report import ReloadReport
-from loader.runtime.scheduler import ScheduledJob, Scheduler
-from loader.types import Resource
+from loader.runtime.scheduler import Scheduler
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -99,45 +99,34 @@ class Application:
     def workflows(self) -> dict[str, Workflow]:
         return {r.id: r.obj for r in self.registry.snapshot().of("workflow")}
 
+    @property
+    def runs_jobs(self) -> bool:
+        return self.worker_mode in ("shared", "worker")
+
+    @property
+    def serves_routes(self) -> bool:
+        return self.worker_mode in ("shared", "server")
+
     # -- lifecycle ----------------------------------------------------------------------
     def boot(self) -> Application:
-        """Discover and import everything, build services, subscribe, schedule, route."""
-        self._project = load_project(self.root)
-        snapshot = self.registry.snapshot()
-        module_errors = self.modules.build(list(snapshot.of("module")), list(snapshot.of("provider")))
-        if module_errors:
-            self.registry.apply(ChangeSet(errors=list(module_errors)))
+        """Discover and import everything, then bind it: services, subscriptions, schedule, routes."""
+        project = self._project = load_project(self.root)
         self.container.register("feature_flags", FeatureFlag, source="loader", replace=True)
         self.container.register("database", LazyEngine(self._make_engine), source="loader", replace=True)
-        self.container.register("workflows", self.workflows, source="loader", replace=True)
-        for resource in snapshot.of("subscriber"):
-            for event in resource.meta["events"]:
-                self.event_bus.subscribe(event, self.subscriber_handler(resource), resource.id, source=str(resource.location))
-        if self.worker_mode in ("shared", "worker"):
-            self.scheduler.reconcile(self.scheduled_job(r) for r in snapshot.of("job"))
-        self.http = HttpApp(self._route_table(), on_startup=self.start, on_shutdown=self.stop)
+        self.http = HttpApp(build_route_table([], []), on_startup=self.start, on_shutdown=self.stop)
         self.http.state.container = self.container
         self.http.state.application = self
-        self._reloader = Reloader(self)
+        binder = Binder(self, project.registry, project.kinds, project.plugin_manager, project.display)
+        errors = _run_to_completion(binder.boot())
+        if errors:
+            project.registry.apply(ChangeSet(errors=errors))
+        self._reloader = Reloader(project, binder)
         return self
 
     def _make_engine(self) -> Engine:
         from loader.db.engine import database_url, make_engine  # SQLAlchemy loads on first use
 
         return make_engine(database_url(self.project))
-
-    def _route_table(self, changed_paths: set[str] | None = None) -> RouteTable:
-        snapshot = self.registry.snapshot()
-        routes = list(snapshot.of("route")) if self.worker_mode != "worker" else []
-        previous = self.http.table if self.http is not None else None
-        return build_route_table(routes, list(snapshot.of("middlewares")), snapshot.version, previous, changed_paths)
-
-    def rebuild_routes(self, changed_paths: set[str] | None = None) -> None:
-        """Build a route table from the registry's snapshot and swap it in (one assignment).
-
-        With ``changed_paths``, only the routes at those URL paths are built again.
-        """
-        self.asgi.swap(self._route_table(changed_paths))
 
     # -- hot reload ---------------------------------------------------------------------
     async def reload(self, paths: Iterable[str | Path | FileChange]) -> ReloadReport:
@@ -180,30 +169,6 @@ class Application:
         self.started = False
         return jobs_done and events_done
 
-    # -- adapters from resources to runtime callables -------------------------------------
-    def subscriber_handler(self, resource: Resource) -> Callable[[Event], Any]:
-        """The event-bus handler of a subscriber resource: ``fn(event, container[, options])``."""
-        fn = resource.obj
-        wants_options = "options" in inspect.signature(fn).parameters
-        options = resource.source.root.options if resource.origin.kind == "plugin" else {}
-        container = self.container
-
-        def handle(event: Event) -> Any:
-            return fn(event, container, options=options) if wants_options else fn(event, container)
-
-        return handle
-
-    def scheduled_job(self, resource: Resource) -> ScheduledJob:
-        """The scheduler's view of a job resource, bound to the container; id = owner key."""
-        fn, container = resource.obj, self.container
-
-        async def run() -> Any:
-            result = fn(container)
-            return await result if inspect.isawaitable(result) else result
-
-        owner = ":".join(resource.owner_key[1:])
-        return ScheduledJob(id=owner, name=resource.id, spec=resource.meta["spec"], run=run, source=str(resource.location))
-
     def __repr__(self) -> str:
         state = "started" if self.started else ("booted" if self._project else "new")
         return f"<Application {str(self.root)!r} {state}>"
@@ -217,6 +182,21 @@ def _booted(value: T | None) -> T:
     if value is None:
         raise LoaderError("the application is not booted yet; call app.boot() first")
     return value
+
+
+def _run_to_completion(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine that never suspends — the boot's bindings, before anything runs.
+
+    ``boot()`` is synchronous (and may be called inside a running event loop), and binding at
+    boot builds objects without waiting on anything: asynchronous work belongs in a module's
+    ``on_start``, which ``start()`` awaits.
+    """
+    try:
+        coro.send(None)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+    coro.close()
+    raise LoaderError("a binding awaited something while the application booted; do asynchronous work in a module's on_start")
 
 
 def _change_for(path: Path) -> FileChange:

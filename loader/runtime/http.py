@@ -154,6 +154,12 @@ class HttpApp:
         self.state = State()
         self._on_startup, self._on_shutdown = on_startup, on_shutdown
 
+    def next_table(
+        self, routes: list[Resource], middlewares: list[Resource], version: int, changed_paths: set[str] | None = None
+    ) -> RouteTable:
+        """A new table from the current one; only ``changed_paths`` are built again (all when None)."""
+        return RouteTable(routes, middlewares, version, self.table, changed_paths)
+
     def swap(self, table: RouteTable) -> None:
         """Serve ``table`` from the next request on; requests in flight keep the old one."""
         self.table = table

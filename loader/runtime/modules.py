@@ -67,20 +67,8 @@ class ModuleRuntime:
         self.container = container
         self.modules: dict[str, ModuleInstance] = {}
 
-    def build(self, modules: list[Resource], providers: list[Resource]) -> list[LoaderError]:
-        """Instantiate every module (its providers first) and register it; errors per module."""
-        errors: list[LoaderError] = []
-        for resource in modules:
-            try:
-                instance = self._build_one(resource, [p for p in providers if p.meta["module"] == resource.id])
-            except ModuleStartError as exc:
-                errors.append(exc)
-                continue
-            self.modules[resource.id] = instance
-            self._bind(instance)
-        return errors
-
-    def _build_one(self, resource: Resource, providers: list[Resource]) -> ModuleInstance:
+    def build_instance(self, resource: Resource, providers: list[Resource]) -> ModuleInstance:
+        """Build a module's service and its providers' (nothing is registered). Raises ModuleStartError."""
         built: dict[str, Any] = {}
         default: Any = None
         for provider in providers:
@@ -110,38 +98,19 @@ class ModuleRuntime:
             line=resource.line,
         )
 
-    async def replace(self, resource: Resource, providers: list[Resource], *, start: bool) -> None:
-        """Hot reload of one module: the old service shuts down, a new one is built and bound.
+    def install(self, instance: ModuleInstance) -> None:
+        """Make ``instance`` the module's running service (it replaces any previous one)."""
+        self.modules[instance.name] = instance
+        self._bind(instance)
 
-        Raises:
-            ModuleStartError: the new service could not be built or started; the old one is
-                then still bound (if it was shut down, it is started again).
-        """
-        old = self.modules.get(resource.id)
-        new = self._build_one(resource, providers)  # registers nothing until it succeeds below
-        if old is not None and old.started:
-            await self._shutdown(old)
-        self.modules[resource.id] = new
-        if start:
-            try:
-                await self._start_one(new)
-            except ModuleStartError:
-                if old is not None:
-                    self.modules[resource.id] = old
-                    self._bind(old)
-                    await self._start_one(old)
-                raise
-        self._bind(new)
-
-    async def remove(self, module_id: str) -> None:
-        """Hot reload of a module that is gone: shut it down and unbind it."""
+    def uninstall(self, module_id: str) -> ModuleInstance | None:
+        """Take a module out of the container; returns its instance (to shut down)."""
         instance = self.modules.pop(module_id, None)
-        if instance is None:
-            return
-        await self._shutdown(instance)
-        self.container.unregister(module_id)
-        for provider_id in instance.providers:
-            self.container.unregister(f"{module_id}.{provider_id}")
+        if instance is not None:
+            self.container.unregister(module_id)
+            for provider_id in instance.providers:
+                self.container.unregister(f"{module_id}.{provider_id}")
+        return instance
 
     def _bind(self, instance: ModuleInstance) -> None:
         self.container.register(instance.name, instance.service, source=str(instance.resource.location), replace=True)
@@ -155,9 +124,10 @@ class ModuleRuntime:
             ModuleStartError: the first module that fails, by name and file.
         """
         for instance in self.modules.values():
-            await self._start_one(instance)
+            await self.start_instance(instance)
 
-    async def _start_one(self, instance: ModuleInstance) -> None:
+    async def start_instance(self, instance: ModuleInstance) -> None:
+        """Run one module's loaders and ``on_start``. Raises ModuleStartError."""
         options = instance.resource.meta.get("options", {})
         try:
             for loader_fn in instance.resource.obj.loaders:
@@ -173,9 +143,10 @@ class ModuleRuntime:
     async def stop(self) -> None:
         """``on_shutdown`` of every started module, in reverse order; failures are logged."""
         for instance in reversed(list(self.modules.values())):
-            await self._shutdown(instance)
+            await self.shutdown_instance(instance)
 
-    async def _shutdown(self, instance: ModuleInstance) -> None:
+    async def shutdown_instance(self, instance: ModuleInstance) -> None:
+        """``on_shutdown`` of one started module; failures are logged, never raised."""
         if not instance.started:
             return
         for service in (instance.service, *instance.providers.values()):

@@ -3,40 +3,40 @@
 1. **Plan** (:func:`loader.dev.plan.plan_reload`, pure): which modules to import again, in
    dependency order, which files' resources to collect, what to unload — or restart.
 2. **Build**: the new versions are imported from source beside the old ones (the old module
-   objects are kept aside), their resources collected, their file config evaluated, and the
-   whole change validated by the registry. Any error (syntax, import, validation, duplicate)
-   puts every old module back: the old version keeps serving, and the report carries the error
-   with ``path:line`` and the offending source line.
-3. **Swap**: the registry change is committed in one step, then each affected kind is
-   switched: a new route table (one assignment), subscribers by id, jobs reconciled by id,
-   workflows rebound, modules shut down, rebuilt and rebound. Requests, job runs and workflow
+   objects are kept aside), then loaded by the same pipeline as the boot
+   (:func:`loader.core.pipeline.load_files`). A file that fails (syntax, import, validation)
+   fails alone: its old module is put back, it keeps its last good resources (the previous
+   version keeps serving) and reports the error with ``path:line``; the rest of the batch goes
+   on, as a fresh boot of the same files would.
+3. **Swap**, all or nothing (:class:`loader.runtime.binder.Binder`): the registry prepares
+   the change, every binding it touches prepares its part (new module instances are built and
+   started, a new route table is built), and only then is everything committed. If one part
+   fails, the prepared parts are discarded, every old module object is put back, and the
+   report says the reload was refused: nothing changed. Requests, job runs and workflow
    executions already running finish on the code they started with.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import sys
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING
 
-from loader.core import file_config
-from loader.core.flags import FeatureFlag, FlagSettings
+from loader.core.flags import FeatureFlag
+from loader.core.gc_pause import gc_paused
 from loader.core.import_graph import ImportGraph
 from loader.core.importer import import_fresh
-from loader.core.registry import ChangeSet
+from loader.core.pipeline import reevaluate_file_configs
 from loader.dev.plan import FileChange, ProjectIndex, ReloadPlan, plan_reload
-from loader.errors import LoaderError
+from loader.errors import LoaderError, ResourceImportError
+from loader.project import Project
+from loader.runtime.binder import Binder
 from loader.runtime.report import ReloadReport
-from loader.types import Resource, SourceFile
-
-if TYPE_CHECKING:
-    from loader.runtime.application import Application
+from loader.types import SourceFile
 
 __all__ = ["Reloader"]
 
@@ -44,20 +44,20 @@ log = logging.getLogger("loader.reload")
 
 
 class Reloader:
-    """Applies reloads to one booted application, one at a time."""
+    """Applies reloads to one booted project through its binder, one at a time."""
 
-    def __init__(self, app: Application) -> None:
-        self.app = app
+    def __init__(self, project: Project, binder: Binder) -> None:
+        self.project, self.binder = project, binder
         self._lock = asyncio.Lock()
-        project = app.project
+        # Every resource file found at boot or loaded since, whether it loaded or failed.
         self.sources: dict[Path, SourceFile] = {s.path: s for s in project.files}
-        self.failed: set[Path] = {s.path for s in project.files if project.registry.errors_for(s.display)}
+        self._by_display: dict[str, SourceFile] = {s.display: s for s in project.files}
         self._modules: dict[str, Path] = {}
         self._modules_seen = -1  # len(sys.modules) when _modules was built
 
     # -- the index the planner reads ----------------------------------------------------
     def index(self) -> ProjectIndex:
-        project = self.app.project
+        project = self.project
         # Which tracked module is which file: rebuilt only when modules came or went (a reload
         # replaces module objects under the same names and files).
         if len(sys.modules) != self._modules_seen:
@@ -67,7 +67,8 @@ class Reloader:
                 if project.is_tracked(name) and (file := getattr(module, "__file__", None))
             }
             self._modules_seen = len(sys.modules)
-        return ProjectIndex(project.root, project.roots, project.kinds, dict(self.sources), frozenset(self.failed), project.import_graph, dict(self._modules))
+        failed = frozenset(self._by_display[d].path for d in project.registry.failed_sources() if d in self._by_display)
+        return ProjectIndex(project.root, project.roots, project.kinds, self.sources, failed, project.import_graph, self._modules)
 
     # -- entry points ---------------------------------------------------------------------
     async def reload(self, changes: Iterable[FileChange]) -> ReloadReport:
@@ -79,149 +80,93 @@ class Reloader:
             if not plan.restart and not plan.empty:
                 try:
                     await self._apply(plan, report, index)
-                except LoaderError as exc:
-                    report.errors.append(exc)
-                except Exception as exc:  # a bug while swapping: state may be inconsistent
-                    log.exception("unexpected error while swapping in a reload")
-                    report.restart_reason = f"unexpected error while swapping ({type(exc).__name__}: {exc}); state may be inconsistent"
+                except Exception as exc:  # a bug in loader: say so, and restart to be safe
+                    log.exception("unexpected error during a reload")
+                    report.restart_reason = f"unexpected error during the reload ({type(exc).__name__}: {exc})"
             report.duration_ms = (time.perf_counter() - started) * 1000
             return report
 
-    # -- build ----------------------------------------------------------------------------
+    # -- build, then swap -----------------------------------------------------------------
     async def _apply(self, plan: ReloadPlan, report: ReloadReport, index: ProjectIndex) -> None:
-        project = self.app.project
+        project = self.project
+        registry = project.registry
         graph = project.import_graph
         names = [m for group in plan.import_groups for m in group]
         doomed = [s.module_name for s in plan.unload] + plan.deleted_modules
         saved: dict[str, ModuleType | None] = {m: sys.modules.get(m) for m in [*names, *doomed]}
         saved_edges = {m: graph.imports(m) for m in saved}
+        saved_flags = FeatureFlag.snapshot()
+        saved_file_configs = set(project.with_file_config)
         for module in saved:
             sys.modules.pop(module, None)
             graph.forget(module)
         files_by_module = {s.module_name: s.path for s in plan.resource_files}
-        flags = FeatureFlag.snapshot()
+        import_errors: dict[str, LoaderError] = {}
+        for source in plan.unload:  # a deleted flag file's flags go with it
+            if source.kind == "flag":
+                for resource in registry.by_source(source.display):
+                    FeatureFlag.unregister(resource.id)
+        if any(s.kind == "flag" for s in plan.unload):
+            for key, value in project.config.feature_flags.items():
+                FeatureFlag.set_config_only(key, value)
+
+        def get_module(source: SourceFile) -> ModuleType:
+            if source.module_name in import_errors:
+                raise import_errors[source.module_name]
+            module = sys.modules.get(source.module_name)
+            if module is None:  # pragma: no cover - every resource file of the plan was imported
+                raise ResourceImportError(f"{source.display} was not imported", path=source.display)
+            return module
+
         try:
-            with graph.recording():
-                for module in names:
-                    path = files_by_module.get(module) or index.modules.get(module) or _file_of(saved.get(module))
+            with gc_paused(), graph.recording():
+                for name in names:
+                    path = files_by_module.get(name) or index.modules.get(name) or _file_of(saved.get(name))
                     if path is None or not path.is_file():
                         continue
-                    import_fresh(module, path, project.display)
-                change = self._collect(plan)
-            old = {r.owner_key: r for r in project.registry.list() if r.source.display in change.remove_sources}
-            project.registry.apply(change)  # validates everything (duplicates…), then commits
-        except LoaderError as exc:
-            _restore(saved, saved_edges, graph)
-            FeatureFlag.restore(flags)
-            failed_file = next((s.path for s in plan.resource_files if s.display == exc.path), None)
-            if failed_file is not None:
-                self.failed.add(failed_file)
-            raise
+                    try:
+                        import_fresh(name, path, project.display)
+                    except LoaderError as exc:
+                        import_errors[name] = exc
+                result = project.load(plan.resource_files, get_module)
+            change = result.change(remove={s.display for s in plan.unload})
+            if plan.flags_changed:  # a flag's value may have changed: the file configs again
+                others = [
+                    self._by_display[d] for d in sorted(project.with_file_config)
+                    if d not in change.remove_sources and d not in change.failed and d in self._by_display
+                ]
+                again = reevaluate_file_configs(others, registry, lambda s: sys.modules.get(s.module_name))
+                change.remove_sources |= again.loaded
+                change.add += again.resources
+                change.failed.update(again.failed)
+            # A file that failed keeps its old module (its last good resources use it).
+            failed_modules = set(import_errors) | {
+                s.module_name for s in plan.resource_files if s.display in change.failed
+            }
+            _restore({m: saved[m] for m in failed_modules if m in saved}, saved_edges, graph)
+            old = [r for display in change.remove_sources for r in registry.by_source(display)]
+            prepared = registry.prepare(change)
+            refused = await self.binder.apply(prepared)
         except BaseException:
             _restore(saved, saved_edges, graph)
-            FeatureFlag.restore(flags)
+            FeatureFlag.restore(saved_flags)
+            project.with_file_config = saved_file_configs
             raise
+        if refused:
+            _restore(saved, saved_edges, graph)
+            FeatureFlag.restore(saved_flags)
+            project.with_file_config = saved_file_configs
+            report.refused = True
+            report.errors = refused
+            return
         for source in plan.unload:
             self.sources.pop(source.path, None)
+            self._by_display.pop(source.display, None)
         for source in plan.resource_files:
             self.sources[source.path] = source
-            self.failed.discard(source.path)
-        new = [r for r in project.registry.list() if r.source.display in change.remove_sources]
-        report.record(list(old.values()), new, project.registry.counts())
-        await self._swap(list(old.values()), new, report)
-
-    def _collect(self, plan: ReloadPlan) -> ChangeSet:
-        project = self.app.project
-        remove = {s.display for s in [*plan.unload, *plan.resource_files]}
-        remove |= {e.path for e in project.registry.errors if e.path in plan.why}
-        added: list[Resource] = []
-        flag_sources = [s for s in plan.resource_files if s.kind == "flag"]
-        if flag_sources:
-            added += self._reload_flags(flag_sources)
-        for source in plan.resource_files:
-            if source.kind == "flag":
-                continue
-            module = sys.modules.get(source.module_name)
-            if module is None:  # its import was skipped: the file is gone
-                continue
-            reason = file_config.evaluate(module, source.display)
-            resources = project.kind(source.kind).collect(module, source)
-            added += [dataclasses.replace(r, enabled=False, disabled_reason=reason) for r in resources] if reason else resources
-        if plan.flags_changed:  # a flag's value may have changed: every file's is_disabled again
-            extra_remove, extra_add = self._reevaluate_file_configs(exclude=remove)
-            remove |= extra_remove
-            added += extra_add
-        return ChangeSet(remove_sources=remove, add=added)
-
-    def _reload_flags(self, sources: list[SourceFile]) -> list[Resource]:
-        project = self.app.project
-        resources: list[Resource] = []
-        for source in sources:
-            for old in project.registry.by_source(source.display):
-                FeatureFlag.unregister(old.id)
-            module = sys.modules.get(source.module_name)
-            if module is None:
-                continue
-            for resource in project.kind("flag").collect(module, source):
-                settings: FlagSettings = resource.obj
-                FeatureFlag.register(settings, project.config.feature_flags, display_path=source.display)
-                resources.append(resource)
-        return resources
-
-    def _reevaluate_file_configs(self, exclude: set[str]) -> tuple[set[str], list[Resource]]:
-        registry = self.app.project.registry
-        remove: set[str] = set()
-        added: list[Resource] = []
-        for display in sorted({r.source.display for r in registry.list()} - exclude):
-            current = registry.by_source(display)
-            module = sys.modules.get(current[0].source.module_name)
-            if module is None or current[0].kind == "flag":
-                continue
-            reason = file_config.evaluate(module, display)
-            if all((r.disabled_reason == reason) and (r.enabled == (reason is None)) for r in current):
-                continue
-            remove.add(display)
-            added += [dataclasses.replace(r, enabled=reason is None, disabled_reason=reason) for r in current]
-        return remove, added
-
-    # -- swap ------------------------------------------------------------------------------
-    async def _swap(self, old: list[Resource], new: list[Resource], report: ReloadReport) -> None:
-        app = self.app
-        snapshot = app.registry.snapshot()
-        touched = report.kinds_touched
-        if "middlewares" in touched:
-            app.rebuild_routes()
-        elif "route" in touched:
-            app.rebuild_routes({r.meta["path"] for r in [*old, *new] if r.kind == "route"})
-        # Subscribers: out by id, then in by id, with no await between: never two copies.
-        for resource in old:
-            if resource.kind == "subscriber":
-                for event in resource.meta["events"]:
-                    app.event_bus.unsubscribe(event, resource.id)
-        for resource in new:
-            if resource.kind == "subscriber" and resource.enabled:
-                for event in resource.meta["events"]:
-                    app.event_bus.subscribe(event, app.subscriber_handler(resource), resource.id, source=str(resource.location), replace=True)
-        if "job" in touched and app.worker_mode in ("shared", "worker"):
-            app.scheduler.reconcile(app.scheduled_job(r) for r in snapshot.of("job"))
-        if "workflow" in touched:
-            app.container.register("workflows", app.workflows, source="loader", replace=True)
-        if touched & {"module", "provider"}:
-            await self._swap_modules(old)
-
-    async def _swap_modules(self, old: Iterable[Resource]) -> None:
-        app = self.app
-        snapshot = app.registry.snapshot()
-        modules = {r.id: r for r in snapshot.of("module")}
-        affected = {r.id if r.kind == "module" else r.meta["module"] for r in old if r.kind in ("module", "provider")}
-        affected |= {r.id for r in modules.values() if r.source.display in {o.source.display for o in old}}
-        for module_id in sorted(affected):
-            resource = modules.get(module_id)
-            if resource is None:
-                await app.modules.remove(module_id)
-                continue
-            providers = [p for p in snapshot.of("provider") if p.meta["module"] == module_id]
-            await app.modules.replace(resource, providers, start=app.started)
+            self._by_display[source.display] = source
+        report.errors = [*(e for errors in change.failed.values() for e in errors), *prepared.duplicates]
+        report.record(old, change.add, registry.counts())
 
 
 def _file_of(module: ModuleType | None) -> Path | None:
@@ -230,7 +175,7 @@ def _file_of(module: ModuleType | None) -> Path | None:
 
 
 def _restore(saved: Mapping[str, ModuleType | None], edges: Mapping[str, set[str]], graph: ImportGraph) -> None:
-    """Put every old module back, as if the reload had never started."""
+    """Put old modules back (and what they imported), as if they had never been reloaded."""
     for name, module in saved.items():
         graph.forget(name)
         for imported in edges.get(name, set()):

@@ -25,8 +25,12 @@ class ReloadReport:
         reloaded / loaded / unloaded: Resource ids per kind: replaced by a new version, new,
             gone.
         left_alone: Per kind, how many resources were not touched (they keep their state).
-        errors: Syntax, import or validation errors, with ``path:line``; when there are any,
-            nothing was swapped and the previous version keeps serving.
+        errors: Syntax, import or validation errors, with ``path:line``. Each file that failed
+            keeps its previous version serving (a fresh boot would report the same error);
+            the rest of the batch was applied — unless ``refused``.
+        refused: The change as a whole could not be applied (a new module instance failed to
+            build or start, a binding refused it): nothing at all was swapped, and
+            ``errors`` says why.
         restart_reason: Set when the change cannot be applied in place.
         duration_ms: Wall time of the reload.
     """
@@ -40,6 +44,7 @@ class ReloadReport:
     left_alone: dict[str, int] = field(default_factory=dict)
     errors: list[LoaderError] = field(default_factory=list)
     restart_reason: str | None = None
+    refused: bool = False
     duration_ms: float = 0.0
     dependents: int = 0
 
@@ -89,7 +94,11 @@ class ReloadReport:
         if self.errors:
             first = self.errors[0].format()
             more = f" (and {len(self.errors) - 1} more)" if len(self.errors) > 1 else ""
-            return f"reload of {files} failed, the previous version keeps serving: {first}{more}"
+            if self.refused:
+                return f"reload of {files} refused, nothing was swapped: {first}{more}"
+            applied = sum(len(ids) for group in (self.reloaded, self.loaded, self.unloaded) for ids in group.values())
+            rest = f"; the rest was applied ({applied} resource{'' if applied == 1 else 's'})" if applied else ""
+            return f"reload of {files} failed, the previous version keeps serving: {first}{more}{rest}"
         counts: dict[str, int] = {}
         for group in (self.reloaded, self.loaded):
             for kind, ids in group.items():
@@ -113,6 +122,7 @@ class ReloadReport:
             "unloaded": self.unloaded,
             "left_alone": self.left_alone,
             "errors": [e.to_dict() | {"source_line": e.source_line} for e in self.errors],
+            "refused": self.refused,
             "restart_required": self.restart_required,
             "restart_reason": self.restart_reason,
             "duration_ms": round(self.duration_ms, 3),

@@ -20,28 +20,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from loader.errors import DuplicateResourceError, ResourceValidationError
-from loader.kinds.jobs import JobSpec
+from loader.kinds.jobs import JobSpec, ScheduledJob
 
 __all__ = ["ScheduledJob", "next_fire_time", "ReconcileReport", "Scheduler"]
-
-
-@dataclass(frozen=True)
-class ScheduledJob:
-    """A job as the scheduler runs it.
-
-    Attributes:
-        id: Stable id (the owner key as a string); what reconcile matches on.
-        name: The job name, for logs.
-        spec: What ``@job`` declared.
-        run: The job body, already bound to its container by the caller.
-        source: ``"path:line"`` of the job, for logs and errors.
-    """
-
-    id: str
-    name: str
-    spec: JobSpec
-    run: Callable[[], Awaitable[Any]]
-    source: str | None = None
 
 
 def next_fire_time(spec: JobSpec, after: datetime) -> datetime:

@@ -166,9 +166,15 @@ def test_an_added_route_is_loaded_and_failed_files_are_retried() -> None:
     assert sorted(flat(p)) == [mod(ROUTE_B), mod(new)]
 
 
-def test_a_modified_route_does_not_retry_failed_files() -> None:
+def test_any_change_retries_failed_files_a_fix_may_be_anywhere() -> None:
     p = plan(index([ROUTE_A, ROUTE_B], failed=[ROUTE_B]), ("modified", ROUTE_A))
-    assert files(p) == [ROUTE_A]
+    assert files(p) == [ROUTE_A, ROUTE_B]
+    helper = plan(index([ROUTE_A, ROUTE_B], failed=[ROUTE_B]), ("modified", "src/lib/nobody_imports_me.py"))
+    assert files(helper) == [ROUTE_B]
+
+
+def test_without_failed_files_a_modified_route_reloads_alone() -> None:
+    assert files(plan(index([ROUTE_A, ROUTE_B]), ("modified", ROUTE_A))) == [ROUTE_A]
 
 
 def test_a_modified_event_for_an_unknown_file_is_an_addition() -> None:

@@ -119,7 +119,7 @@ def test_a_file_that_failed_at_boot_is_retried_on_its_next_change(make_project) 
     assert report.ok and body == {"message": "fixed"} and errors == []
 
 
-def test_a_duplicate_introduced_by_an_edit_is_refused(make_project) -> None:
+def test_a_duplicate_introduced_by_an_edit_is_rejected_and_the_rest_serves(make_project) -> None:
     root = make_project({"src/api/a/route.py": HELLO.format("a"), "src/api/b/route.py": HELLO.format("b")})
 
     async def scenario(http, app):
