@@ -106,6 +106,7 @@ class PreparedChange:
     deactivated: list[Resource]
     order: dict[str, list[tuple[_OrderKey, Resource]]]
     snapshot: Snapshot
+    stale: set[str]
 
     @property
     def kinds(self) -> set[str]:
@@ -113,8 +114,11 @@ class PreparedChange:
 
     @property
     def duplicates(self) -> list[DuplicateResourceError]:
-        """The files this change rejects as duplicates (they are left out, with this error)."""
-        return [e for e in self.rejected.values() if e is not None]
+        """The files this change rejects as duplicates (they are left out, with this error).
+
+        A stale file that loses to a fresh one is only shadowed: it reports its load error.
+        """
+        return [e for source, e in self.rejected.items() if e is not None and source not in self.stale]
 
 
 class Registry:
@@ -204,7 +208,7 @@ class Registry:
 
     def errors_for(self, path: str) -> builtins.list[LoaderError]:
         errors = [*self._file_errors.get(path, ()), *(e for e in self._other_errors if e.path == path)]
-        if path in self._rejected:
+        if path in self._rejected and not self.is_stale(path):
             errors.append(self._rejected[path])
         return errors
 
@@ -213,7 +217,7 @@ class Registry:
         return [
             *self._other_errors,
             *(e for errs in self._file_errors.values() for e in errs),
-            *self._rejected.values(),
+            *(e for source, e in self._rejected.items() if not self.is_stale(source)),
         ]
 
     @property
@@ -340,6 +344,7 @@ class Registry:
             self._snapshot.version, entries, rejected, overrides, file_errors,
             [*(e for e in self._other_errors if e.path not in entries), *change.errors],
             activated, deactivated, order, snapshot,
+            {s for s in component if (e := entry_of(s)) is not None and e.stale},
         )
 
     def commit(self, prepared: PreparedChange) -> None:

@@ -164,7 +164,7 @@ def plan_reload(changes: Iterable[FileChange], index: ProjectIndex) -> ReloadPla
             retry_failed = True
             plan.ignored[shown] = "new file that nothing imports yet"
             continue
-        if module not in index.modules and not index.graph.importers(module):
+        if module not in index.modules and not index.graph.importers(module) and not index.failed:
             plan.ignored[shown] = "nothing imports it"
             continue
         if change.kind == "deleted":

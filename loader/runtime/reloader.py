@@ -5,9 +5,9 @@
 2. **Build**: the new versions are imported from source beside the old ones (the old module
    objects are kept aside), then loaded by the same pipeline as the boot
    (:func:`loader.core.pipeline.load_files`). A file that fails (syntax, import, validation)
-   fails alone: its old module is put back, it keeps its last good resources (the previous
-   version keeps serving) and reports the error with ``path:line``; the rest of the batch goes
-   on, as a fresh boot of the same files would.
+   fails alone: it keeps its last good resources (the previous version keeps serving) and
+   reports the error with ``path:line``, as a fresh boot of the same files would; its module
+   stays out of ``sys.modules``, as after any failed import; the rest of the batch goes on.
 3. **Swap**, all or nothing (:class:`loader.runtime.binder.Binder`): the registry prepares
    the change, every binding it touches prepares its part (new module instances are built and
    started, a new route table is built), and only then is everything committed. If one part
@@ -139,11 +139,9 @@ class Reloader:
                 change.remove_sources |= again.loaded
                 change.add += again.resources
                 change.failed.update(again.failed)
-            # A file that failed keeps its old module (its last good resources use it).
-            failed_modules = set(import_errors) | {
-                s.module_name for s in plan.resource_files if s.display in change.failed
-            }
-            _restore({m: saved[m] for m in failed_modules if m in saved}, saved_edges, graph)
+            # A module that failed stays out of sys.modules, as after a failed import at boot:
+            # the next file that imports it tries again (and fails the same way), never
+            # binding to the old version. The stale resources hold what they need themselves.
             old = [r for display in change.remove_sources for r in registry.by_source(display)]
             prepared = registry.prepare(change)
             refused = await self.binder.apply(prepared)
