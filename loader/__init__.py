@@ -26,7 +26,7 @@ from loader.errors import (
     ResourceValidationError,
 )
 from loader.hookspecs import hookimpl
-from loader.kinds.base import BaseKind, ResourceKind, defined_in, line_of
+from loader.kinds.base import BaseBinding, BaseKind, Binding, KindChange, ResourceKind, Runtime, defined_in, line_of
 from loader.kinds.jobs import job
 from loader.kinds.middlewares import MiddlewareRoute, define_middlewares
 from loader.kinds.migrations import Migration
@@ -98,6 +98,10 @@ __all__ = [
     "hookimpl",
     "ResourceKind",
     "BaseKind",
+    "BaseBinding",
+    "Binding",
+    "KindChange",
+    "Runtime",
     "defined_in",
     "line_of",
     # errors

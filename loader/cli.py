@@ -8,40 +8,19 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from loader.discovery.plugins import installed_plugins, loader_version
+from loader.cli_output import clean_errors, err, out
 from loader.errors import LoaderError
 from loader.project import Project, load_project
 
 __all__ = ["main", "cli"]
-
-F = TypeVar("F", bound=Callable[..., Any])
-# Piped output (CI logs, `| less`) gets wide tables rather than rich's 80-column default.
-_WIDTH = None if sys.stdout.isatty() else 220
-out = Console(highlight=False, width=_WIDTH)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-
-def _clean_errors(func: F) -> F:
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except LoaderError as exc:
-            err.print(f"[red]error:[/red] {exc.format()}", markup=True, highlight=False)
-            sys.exit(1)
-
-    return wrapper  # type: ignore[return-value]
-
 
 @click.group()
 @click.version_option(loader_version(), prog_name="loader")
@@ -55,7 +34,7 @@ project_argument = click.argument("project", default=".", type=click.Path(file_o
 @cli.command()
 @project_argument
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object: resources, flags, plugins, errors.")
-@_clean_errors
+@clean_errors
 def inspect(project: Path, as_json: bool) -> None:
     """List every resource, flag, plugin and error of PROJECT (default: the current folder)."""
     loaded = load_project(project)
@@ -73,7 +52,7 @@ def inspect(project: Path, as_json: bool) -> None:
 @click.option("--port", type=int, help="Port to bind (default: project.http.port, 9000).")
 @click.option("--grace", type=float, default=10.0, show_default=True, help="Seconds to let requests, jobs and events finish on shutdown.")
 @click.option("--allow-pending-migrations", is_flag=True, help="Serve even if migrations are pending.")
-@_clean_errors
+@clean_errors
 def start(project: Path, host: str | None, port: int | None, grace: float, allow_pending_migrations: bool) -> None:
     """Serve PROJECT in production mode (no reload). SIGTERM or SIGINT shut it down gracefully."""
     import uvicorn
@@ -108,7 +87,7 @@ def start(project: Path, host: str | None, port: int | None, grace: float, allow
 @project_argument
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
 @click.option("--port", type=int, help="Port to bind (default: project.http.port, 9000).")
-@_clean_errors
+@clean_errors
 def develop(project: Path, host: str, port: int | None) -> None:
     """Serve PROJECT and reload what you change while it runs (see docs/reload.md)."""
     from loader.config.loading import is_project, load_config
@@ -130,7 +109,7 @@ def develop(project: Path, host: str, port: int | None) -> None:
 @cli.command()
 @click.argument("project", required=False, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@_clean_errors
+@clean_errors
 def plugins(project: Path | None, as_json: bool) -> None:
     """List installed plugins; with PROJECT, also which ones it enables."""
     found = load_project(project).plugins if project else installed_plugins()

@@ -8,13 +8,12 @@ and exit status 1, through the same decorator as the rest of the CLI.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
+from loader.cli_output import clean_errors
 from loader.db.engine import database_url, display_url
 from loader.db.migrator import rollback as rollback_migrations
 from loader.db.operations import migrate as migrate_project
@@ -24,20 +23,8 @@ from loader.project import Project, load_project
 
 __all__ = ["db"]
 
-F = TypeVar("F", bound=Callable[..., Any])
 
 project_argument = click.argument("project", default=".", type=click.Path(file_okay=False, path_type=Path))
-
-
-def _clean_errors(func: F) -> F:
-    # loader.cli imports this module at its end, so its decorator is looked up at call time.
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from loader.cli import _clean_errors as clean
-
-        return clean(func)(*args, **kwargs)
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _container_for(project: Project) -> Any:
@@ -57,7 +44,7 @@ def db() -> None:
 
 @db.command()
 @project_argument
-@_clean_errors
+@clean_errors
 def migrate(project: Path) -> None:
     """Apply pending migrations, then run pending data scripts, of PROJECT (default: the current folder)."""
     loaded = load_project(project)
@@ -69,7 +56,7 @@ def migrate(project: Path) -> None:
 @click.option("--module", "module", required=True, help="The module whose migrations to roll back (blog, or notification/console).")
 @click.option("--to", "to", default=None, help="Roll back every migration applied after this one; it stays applied.")
 @click.option("--steps", "steps", type=int, default=None, help="How many to roll back, newest first (default 1).")
-@_clean_errors
+@clean_errors
 def rollback(project: Path, module: str, to: str | None, steps: int | None) -> None:
     """Run down() of the last applied migrations of one module of PROJECT, newest first."""
     rollback_migrations(load_project(project), module, to=to, steps=steps, echo=click.echo)
@@ -78,7 +65,7 @@ def rollback(project: Path, module: str, to: str | None, steps: int | None) -> N
 @db.command()
 @project_argument
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@_clean_errors
+@clean_errors
 def status(project: Path, as_json: bool) -> None:
     """List applied, pending, disabled and changed migrations per module, and data scripts."""
     loaded = load_project(project)

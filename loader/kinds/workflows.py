@@ -21,25 +21,17 @@ import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from loader.errors import LoaderError, ResourceValidationError
 from loader.kinds.base import BaseBinding, BaseKind, KindChange, Runtime, defined_in
+from loader.runtime.workflow_context import StepResponse, run_nested, run_step, run_workflow
 from loader.types import Resource, SourceFile, caller_location
 
 __all__ = ["StepResponse", "StepConfig", "Step", "Workflow", "create_step", "create_workflow", "WorkflowKind"]
 
-T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class StepResponse(Generic[T]):
-    """What a step returns: its output, and what its compensation will receive."""
-
-    output: T
-    compensate_input: Any = None
 
 
 class StepConfig(BaseModel):
@@ -73,7 +65,6 @@ class Step:
         self.defined_in, self.line = defined_in, line
 
     async def __call__(self, input: Any = None) -> Any:
-        from loader.runtime.workflow_context import run_step  # the runtime owns execution
 
         return await run_step(self, input)
 
@@ -91,13 +82,11 @@ class Workflow:
 
     async def __call__(self, input: Any = None) -> Any:
         """Awaited inside another workflow, it runs as a step of it."""
-        from loader.runtime.workflow_context import run_nested
 
         return await run_nested(self, input)
 
     async def run(self, input: Any = None, *, container: Any = None) -> Any:
         """Run to the end; returns a ``WorkflowResult`` (result, errors, step records)."""
-        from loader.runtime.workflow_context import run_workflow
 
         return await run_workflow(self, input, container=container)
 

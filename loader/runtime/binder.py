@@ -68,7 +68,8 @@ class Binder:
         self.registry.commit(prepared)
         self._commit(changes)
         await self._release(changes)
-        self._notify(prepared.activated, prepared.deactivated, boot=False)
+        if prepared.activated or prepared.deactivated:
+            self._notify(prepared.activated, prepared.deactivated, boot=False)
         return []
 
     # -- phases --------------------------------------------------------------------------

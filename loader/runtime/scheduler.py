@@ -210,6 +210,10 @@ class Scheduler:
         await asyncio.wait(pending, timeout=1.0)
         return False
 
+    def jobs(self) -> list[ScheduledJob]:
+        """The jobs scheduled now, by id."""
+        return [self._entries[job_id].job for job_id in sorted(self._entries)]
+
     def next_run(self, job_id: str) -> datetime | None:
         """When the job runs next; None if unknown or finished (``number_of_executions`` reached)."""
         entry = self._entries.get(job_id)

@@ -11,12 +11,23 @@ import inspect
 import uuid
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 if TYPE_CHECKING:
     from loader.kinds.workflows import Step, Workflow
 
 __all__ = ["WorkflowContext", "WorkflowResult", "StepRecord", "run_workflow", "run_step", "run_nested"]
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class StepResponse(Generic[T]):
+    """What a step returns: its output, and what its compensation will receive."""
+
+    output: T
+    compensate_input: Any = None
 
 
 @dataclass
@@ -65,8 +76,6 @@ async def _call(fn: Any, *args: Any) -> Any:
 
 async def run_step(step: Step, input: Any) -> Any:
     """Run one step with its retries; inside a workflow, record it for compensation."""
-    from loader.kinds.workflows import StepResponse
-
     ctx = _current.get()
     record = StepRecord(step.name)
     while True:

@@ -1,6 +1,7 @@
-"""The `command` decorator marks a function; CommandKind collects the marked ones."""
+"""The `command` decorator marks a function; CommandKind collects the marked ones, and its
+binding puts them in the container as ``commands`` (name → function) at boot and on reload."""
 
-from loader import BaseKind, defined_in, line_of
+from loader import BaseBinding, BaseKind, defined_in, line_of
 
 COMMAND_ATTR = "__loader_command__"
 
@@ -15,9 +16,20 @@ def command(*, name):
     return mark
 
 
+class CommandBinding(BaseBinding):
+    """Commands → ``container.resolve("commands")``, replaced whole on every change."""
+
+    kinds = frozenset({"command"})
+
+    def commit(self, runtime, change):
+        commands = {r.id: r.obj for r in change.snapshot.of("command")}
+        runtime.container.register("commands", commands, source="loader-plugin-commands", replace=True)
+
+
 class CommandKind(BaseKind):
     name = "command"
     folder = "commands"  # in src/ and in every enabled plugin, like subscribers/
+    binding = CommandBinding()
 
     def collect(self, module, source):
         resources = []
