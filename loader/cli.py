@@ -39,7 +39,7 @@ def inspect(project: Path, as_json: bool) -> None:
     """List every resource, flag, plugin and error of PROJECT (default: the current folder)."""
     loaded = load_project(project)
     if as_json:
-        click.echo(json.dumps(_inspect_data(loaded), indent=2, default=str))
+        click.echo(json.dumps(loaded.inspect_data(), indent=2, default=str))
     else:
         _print_inspect(loaded)
     if loaded.errors:
@@ -117,16 +117,6 @@ def plugins(project: Path | None, as_json: bool) -> None:
         click.echo(json.dumps([p.to_dict() for p in found], indent=2))
         return
     out.print(_plugin_table(found))
-
-
-def _inspect_data(project: Project) -> dict[str, Any]:
-    return {
-        "project": str(project.root),
-        "resources": [project.registry.describe(r) for r in project.registry.list()],
-        "flags": [f.to_dict() for f in project.flags.list()],
-        "plugins": [p.to_dict() for p in project.plugins],
-        "errors": [e.to_dict() for e in project.errors],
-    }
 
 
 def _print_inspect(project: Project) -> None:

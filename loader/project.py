@@ -103,6 +103,16 @@ class Project:
         except ValueError:
             return filename
 
+    def inspect_data(self) -> dict[str, Any]:
+        """What ``loader inspect --json`` prints (and ``GET /_loader/inspect`` in develop)."""
+        return {
+            "project": str(self.root),
+            "resources": [self.registry.describe(r) for r in self.registry.list()],
+            "flags": [f.to_dict() for f in self.flags.list()],
+            "plugins": [p.to_dict() for p in self.plugins],
+            "errors": [e.to_dict() for e in self.errors],
+        }
+
     def __repr__(self) -> str:
         return f"<Project {str(self.root)!r}: {len(self.registry)} resources, {len(self.errors)} errors>"
 

@@ -37,6 +37,7 @@ def run_child(project: str, sock: socket.socket, conn: Connection, log_level: st
     started = time.perf_counter()
     try:
         app = Application(project).boot()
+        app.serve_dev_inspect()
     except LoaderError as exc:
         conn.send(to_wire(ChildFailed(exc.format())))
         return

@@ -14,10 +14,15 @@ bindings. ``Application`` knows no kind by name.
 
 from __future__ import annotations
 
+import ipaddress
+import json
 import logging
 from collections.abc import Coroutine, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 
 from loader.builtin.modules.event_bus.service import EventBusService
 from loader.core.flags import FeatureFlag
@@ -28,6 +33,7 @@ from loader.kinds.workflows import Workflow
 from loader.project import Project, load_project
 from loader.runtime.binder import Binder
 from loader.runtime.container import Container
+from loader.runtime.handlers import error_response
 from loader.runtime.http import HttpApp, build_route_table
 from loader.runtime.lazy_engine import LazyEngine
 from loader.runtime.modules import ModuleRuntime
@@ -123,6 +129,21 @@ class Application:
         self._reloader = Reloader(project, binder)
         return self
 
+    def serve_dev_inspect(self) -> None:
+        """Answer ``GET /_loader/inspect`` with ``loader inspect --json`` of the live registry.
+
+        For ``loader develop`` only, and only to clients on the loopback address: it shows
+        source paths and errors, which are nobody else's business.
+        """
+
+        async def inspect_endpoint(request: Request) -> Response:
+            client = request.client.host if request.client else ""
+            if request.method != "GET" or not _is_loopback(client):
+                return error_response(404, "not_found", "Not Found")
+            return JSONResponse(json.loads(json.dumps(self.project.inspect_data(), default=str)))
+
+        self.asgi.internal["/_loader/inspect"] = inspect_endpoint
+
     def _make_engine(self) -> Engine:
         from loader.db.engine import database_url, make_engine  # SQLAlchemy loads on first use
 
@@ -197,6 +218,13 @@ def _run_to_completion(coro: Coroutine[Any, Any, T]) -> T:
         return done.value  # type: ignore[no-any-return]
     coro.close()
     raise LoaderError("a binding awaited something while the application booted; do asynchronous work in a module's on_start")
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _change_for(path: Path) -> FileChange:

@@ -152,6 +152,8 @@ class HttpApp:
     def __init__(self, table: RouteTable, *, on_startup: Lifespan | None = None, on_shutdown: Lifespan | None = None) -> None:
         self.table = table
         self.state = State()
+        #: Paths loader answers itself before the route table, e.g. ``/_loader/inspect`` in develop.
+        self.internal: dict[str, Endpoint] = {}
         self._on_startup, self._on_shutdown = on_startup, on_shutdown
 
     def next_table(
@@ -169,6 +171,11 @@ class HttpApp:
             await self._lifespan(receive, send)
             return
         scope["app"] = self
+        internal = self.internal.get(scope.get("path", "")) if self.internal else None
+        if internal is not None and scope["type"] == "http":
+            response = await internal(Request(scope, receive))
+            await response(scope, receive, send)
+            return
         router = self.table.router  # one read: this request uses this table to the end
         try:
             await router(scope, receive, send)

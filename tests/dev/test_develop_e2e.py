@@ -557,3 +557,30 @@ def test_a_project_inside_a_folder_named_build_reloads(tmp_path: Path, develop) 
 
     server.wait_for_line("reloaded src/api/hello/route.py (1 route; 0 dependents) in ", after=mark, timeout=3.0)
     server.poll("/hello", body({"message": "v2"}))
+
+
+# -- the live registry ---------------------------------------------------------------------------
+def test_loader_inspect_endpoint_shows_the_running_server_as_loader_inspect_shows_the_tree(tmp_path: Path, develop) -> None:
+    root = write_project(tmp_path / "live", {"src/api/a/route.py": HELLO.format("a")})
+    server = develop(root)
+
+    def inspect_cli() -> dict[str, Any]:
+        done = subprocess.run([sys.executable, "-m", "loader", "inspect", str(root), "--json"], capture_output=True, text=True, timeout=60)
+        import json
+
+        return dict(json.loads(done.stdout))
+
+    def comparable(data: dict[str, Any]) -> tuple[Any, Any]:
+        resources = sorted((r["kind"], r["id"], r["source"], r["enabled"], r["disabled_reason"]) for r in data["resources"] if not r.get("stale"))
+        return resources, sorted((e["location"], e["message"]) for e in data["errors"])
+
+    assert comparable(server.poll("/_loader/inspect", status(200)).json()) == comparable(inspect_cli())
+    mark = server.mark()
+    write(root, "src/api/b/route.py", HELLO.format("b"))
+    write(root, "src/api/c/route.py", "async def GET(request)\n")  # broken: an error in both
+    server.poll("/b", body({"message": "b"}))
+    server.wait_for_line("failed", after=mark)
+    live = server.poll("/_loader/inspect", status(200)).json()
+    assert comparable(live) == comparable(inspect_cli())
+    assert any(e["location"] == "src/api/c/route.py:1" for e in live["errors"])
+    assert server.get("/_loader/inspect").headers["content-type"] == "application/json"

@@ -183,3 +183,27 @@ def test_no_import_cycles_in_the_package() -> None:
     from tests.tools.import_cycles import cycles
 
     assert cycles(Path(__file__).resolve().parents[2] / "loader") == []
+
+
+def test_the_live_inspect_endpoint_answers_only_loopback_clients_and_only_when_enabled(make_project) -> None:
+    import asyncio
+
+    import httpx
+
+    from loader.runtime.application import Application
+
+    root = make_project({"src/api/a/route.py": HELLO.format("a")})
+
+    async def main() -> tuple[int, int, int, list[str]]:
+        app = Application(root).boot()
+        off = httpx.AsyncClient(transport=httpx.ASGITransport(app=app.asgi), base_url="http://t")
+        before = (await off.get("/_loader/inspect")).status_code
+        app.serve_dev_inspect()
+        local = httpx.AsyncClient(transport=httpx.ASGITransport(app=app.asgi, client=("127.0.0.1", 5000)), base_url="http://t")
+        remote = httpx.AsyncClient(transport=httpx.ASGITransport(app=app.asgi, client=("10.1.2.3", 5000)), base_url="http://t")
+        answer = await local.get("/_loader/inspect")
+        return before, answer.status_code, (await remote.get("/_loader/inspect")).status_code, [r["id"] for r in answer.json()["resources"]]
+
+    before, local, remote, ids = asyncio.run(main())
+    assert (before, local, remote) == (404, 200, 404)
+    assert "GET /a" in ids
