@@ -22,6 +22,12 @@ class SourceLocation:
     def __str__(self) -> str:
         return f"{self.path}:{self.line}" if self.line else self.path
 
+    @classmethod
+    def parse(cls, text: str) -> SourceLocation:
+        """``"path:line"`` back into its parts; a text without a line is all path."""
+        path, sep, line = text.rpartition(":")
+        return cls(path, int(line)) if sep and line.isdigit() else cls(text)
+
 
 def caller_location(depth: int = 2) -> tuple[str | None, int | None, str | None]:
     """Where the caller's caller stands: ``(file, line, module name)``.

@@ -32,12 +32,11 @@ __all__ = ["ENTRY_POINT_GROUP", "PluginInfo", "installed_plugins", "loader_versi
 ENTRY_POINT_GROUP = "loader.plugins"
 
 
-@cache
 def loader_version() -> str:
-    try:
-        return md.version("loader")
-    except md.PackageNotFoundError:  # pragma: no cover - running from a bare checkout
-        return "0.0.0"
+    """This loader's version (``loader.__version__``, which pyproject.toml reads too)."""
+    from loader import __version__
+
+    return __version__
 
 
 class PluginInfo:

@@ -11,7 +11,6 @@ Job names are unique within an origin; the job's id (its owner key) includes the
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -19,6 +18,7 @@ from types import ModuleType
 from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from loader.core.awaitables import resolve
 from loader.errors import LoaderError
 from loader.kinds.base import BaseBinding, BaseKind, KindChange, Runtime, defined_in, line_of
 from loader.types import Resource, SourceFile
@@ -125,8 +125,7 @@ def scheduled_job(resource: Resource, runtime: Runtime) -> ScheduledJob:
     fn, container = resource.obj, runtime.container
 
     async def run() -> Any:
-        result = fn(container)
-        return await result if inspect.isawaitable(result) else result
+        return await resolve(fn(container))
 
     owner = ":".join(resource.owner_key[1:])
     return ScheduledJob(id=owner, name=resource.id, spec=resource.meta["spec"], run=run, source=str(resource.location))

@@ -13,13 +13,14 @@ are not garbage-collected mid-flight and so :meth:`LocalEventBus.drain` can wait
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from loader.core.awaitables import resolve
 from loader.errors import DuplicateResourceError
+from loader.types import SourceLocation
 
 __all__ = ["Event", "Handler", "LocalEventBus", "WILDCARD"]
 
@@ -55,13 +56,11 @@ class _Subscription:
 
 
 def _split_source(source: str | None) -> tuple[str | None, int | None]:
-    """``"path:line"`` -> ``(path, line)``; a source without a line keeps it whole as the path."""
+    """``"path:line"`` -> ``(path, line)``."""
     if source is None:
         return None, None
-    path, sep, line = source.rpartition(":")
-    if sep and line.isdigit():
-        return path, int(line)
-    return source, None
+    place = SourceLocation.parse(source)
+    return place.path, place.line
 
 
 class LocalEventBus:
@@ -161,9 +160,7 @@ class LocalEventBus:
 
     async def _deliver(self, sub: _Subscription, event: Event) -> None:
         try:
-            result = sub.handler(event)
-            if inspect.isawaitable(result):
-                await result
+            await resolve(sub.handler(event))
         except Exception:
             # Never propagate: the task's exception would otherwise go unretrieved, and one
             # subscriber must not affect the others.

@@ -21,6 +21,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from loader.core.awaitables import resolve
 from loader.errors import LoaderError
 from loader.runtime.container import Container
 from loader.types import Resource
@@ -54,10 +55,6 @@ def instantiate(cls: type, **available: Any) -> Any:
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
         return cls(**available)
     return cls(**{k: v for k, v in available.items() if k in params})
-
-
-async def _maybe_await(value: Any) -> Any:
-    return await value if inspect.isawaitable(value) else value
 
 
 class ModuleRuntime:
@@ -131,11 +128,11 @@ class ModuleRuntime:
         options = instance.resource.meta.get("options", {})
         try:
             for loader_fn in instance.resource.obj.loaders:
-                await _maybe_await(loader_fn(self.container, options))
+                await resolve(loader_fn(self.container, options))
             for service in (*instance.providers.values(), instance.service):
                 hook = getattr(service, "on_start", None)
                 if callable(hook):
-                    await _maybe_await(hook())
+                    await resolve(hook())
         except Exception as exc:
             raise self._error(instance.resource, "failed to start", exc) from exc
         instance.started = True
@@ -154,7 +151,7 @@ class ModuleRuntime:
             if not callable(hook):
                 continue
             try:
-                await _maybe_await(hook())
+                await resolve(hook())
             except Exception:
                 log.exception("module %r: on_shutdown failed (%s)", instance.name, instance.resource.location)
         instance.started = False

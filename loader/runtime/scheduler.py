@@ -11,7 +11,6 @@ every reload) and diffs it by id against what is scheduled.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -19,8 +18,10 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from loader.core.awaitables import resolve
 from loader.errors import DuplicateResourceError, ResourceValidationError
 from loader.kinds.jobs import JobSpec, ScheduledJob
+from loader.types import SourceLocation
 
 __all__ = ["ScheduledJob", "next_fire_time", "ReconcileReport", "Scheduler"]
 
@@ -95,10 +96,10 @@ def _schedule_key(spec: JobSpec) -> tuple[object, str]:
 
 def _place(job: ScheduledJob) -> dict[str, Any]:
     """``path`` and ``line`` keywords for a LoaderError, from the job's ``"path:line"`` source."""
-    path, sep, line = (job.source or "").rpartition(":")
-    if sep and line.isdigit():
-        return {"path": path, "line": int(line)}
-    return {"path": job.source, "line": None}
+    if job.source is None:
+        return {"path": None, "line": None}
+    place = SourceLocation.parse(job.source)
+    return {"path": place.path, "line": place.line}
 
 
 class Scheduler:
@@ -285,9 +286,7 @@ class Scheduler:
 
     async def _run(self, entry: _Entry, job: ScheduledJob) -> None:
         try:
-            result = job.run()
-            if inspect.isawaitable(result):
-                await result
+            await resolve(job.run())
         except asyncio.CancelledError:
             self._logger.warning("job %r (%s) cancelled", job.name, job.source or "<unknown source>")
             raise

@@ -7,11 +7,12 @@ the workflow's code (or in a nested workflow) is recorded under the same transac
 from __future__ import annotations
 
 import asyncio
-import inspect
 import uuid
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from loader.core.awaitables import resolve
 
 if TYPE_CHECKING:
     from loader.kinds.workflows import Step, Workflow
@@ -70,8 +71,7 @@ _current: ContextVar[WorkflowContext | None] = ContextVar("loader_workflow", def
 
 
 async def _call(fn: Any, *args: Any) -> Any:
-    value = fn(*args)
-    return await value if inspect.isawaitable(value) else value
+    return await resolve(fn(*args))
 
 
 async def run_step(step: Step, input: Any) -> Any:
