@@ -23,6 +23,7 @@ from loader.errors import (
     PluginLoadError,
     ReloadError,
     ResourceImportError,
+    ImportTimeoutError,
     ResourceValidationError,
 )
 from loader.hookspecs import hookimpl
@@ -110,6 +111,7 @@ __all__ = [
     "FeatureFlagError",
     "DiscoveryError",
     "ResourceImportError",
+    "ImportTimeoutError",
     "ResourceValidationError",
     "DuplicateResourceError",
     "PluginLoadError",

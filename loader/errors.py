@@ -15,6 +15,7 @@ __all__ = [
     "FeatureFlagError",
     "DiscoveryError",
     "ResourceImportError",
+    "ImportTimeoutError",
     "ResourceValidationError",
     "DuplicateResourceError",
     "PluginLoadError",
@@ -96,6 +97,21 @@ class ResourceImportError(LoaderError):
     """A discovered file raised while it was being imported (syntax error, import error…)."""
 
 
+class ImportTimeoutError(ResourceImportError):
+    """A file was still importing when the time limit (``LOADER_IMPORT_TIMEOUT``) ran out.
+
+    ``path:line`` is where the import was at that moment; ``source_path`` and
+    ``source_display`` name the discovered file whose import it was (the one set aside).
+    """
+
+    def __init__(
+        self, message: str, *, path: str | Path | None = None, line: int | None = None,
+        source_path: Path | None = None, source_display: str | None = None,
+    ) -> None:
+        super().__init__(message, path=path, line=line)
+        self.source_path, self.source_display = source_path, source_display
+
+
 class ResourceValidationError(DiscoveryError):
     """An object a file defines is marked but invalid (no event, bad schedule…)."""
 
@@ -129,6 +145,7 @@ for _cls in (
     FeatureFlagError,
     DiscoveryError,
     ResourceImportError,
+    ImportTimeoutError,
     ResourceValidationError,
     DuplicateResourceError,
     PluginLoadError,

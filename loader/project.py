@@ -8,9 +8,10 @@ errors and everything else still loads; only an unreadable config stops the boot
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pluggy
@@ -20,6 +21,7 @@ from loader.config.models import LoaderConfig
 from loader.core.flags import FeatureFlag, FlagRouter
 from loader.core.gc_pause import gc_paused
 from loader.core.import_graph import ImportGraph
+from loader.core.import_limit import ImportClock, import_timeout, run_limited
 from loader.core.importer import describe_import_failure, ensure_on_sys_path, import_source
 from loader.core.pipeline import GetModule, LoadResult, load_files
 from loader.core.registry import ChangeSet, Registry
@@ -27,7 +29,7 @@ from loader.discovery.hooks import call_hook, call_hook_error
 from loader.discovery.plugins import PluginInfo, installed_plugins, load_plugin, new_plugin_manager
 from loader.discovery.roots import builtin_root, module_roots, project_root
 from loader.discovery.scan import scan_root
-from loader.errors import ConfigError, LoaderError, PluginLoadError
+from loader.errors import ConfigError, ImportTimeoutError, LoaderError, PluginLoadError
 from loader.kinds import ResourceKind, builtin_kinds
 from loader.types import Origin, Root, SourceFile
 
@@ -53,6 +55,9 @@ class Project:
     #: Display paths of the loaded files that call ``define_file_config``: what a flag change
     #: evaluates again (no scan of every file).
     with_file_config: set[str] = field(default_factory=set)
+    #: Display paths of the files set aside because their import hung (``loader develop``):
+    #: listed as errors, retried only when saved again.
+    set_aside: set[str] = field(default_factory=set)
     _tracked_cache: tuple[frozenset[str], tuple[str, ...]] | None = field(default=None, repr=False)
 
     def is_tracked(self, module_name: str) -> bool:
@@ -117,21 +122,43 @@ class Project:
         return f"<Project {str(self.root)!r}: {len(self.registry)} resources, {len(self.errors)} errors>"
 
 
-def load_project(root: str | Path, *, safe_mode: bool | None = None) -> Project:
+def load_project(
+    root: str | Path, *, safe_mode: bool | None = None, set_aside: Mapping[Path, ImportTimeoutError] | None = None
+) -> Project:
     """Discover, import and register everything a project and its enabled plugins define.
+
+    The imports run in a worker thread within the time limit (``LOADER_IMPORT_TIMEOUT``,
+    :mod:`loader.core.import_limit`). ``set_aside`` files are not imported: each is recorded
+    with its error (``loader develop`` passes the files whose import hung).
 
     Raises:
         ConfigError: the folder is not a project, or ``loader_config.py`` is invalid.
+        ImportTimeoutError: a file was still importing when the time limit ran out.
     """
-    with gc_paused():
-        return _load(Path(root).resolve(), safe_mode)
+    path = Path(root).resolve()
+    if not path.is_dir() or not is_project(path):
+        raise ConfigError(f"{path} is not a loader project: expected a {CONFIG_FILE} or a src/ folder in it")
+    limit = import_timeout()
+    clock = ImportClock()
+
+    def work() -> Project:
+        with gc_paused():
+            return _load(path, safe_mode, clock, dict(set_aside or {}))
+
+    return run_limited(work, clock, limit, lambda filename: _shown_from(path, filename))
 
 
-def _load(root: Path, safe_mode: bool | None) -> Project:
-    if not root.is_dir() or not is_project(root):
-        raise ConfigError(f"{root} is not a loader project: expected a {CONFIG_FILE} or a src/ folder in it")
+def _shown_from(root: Path, filename: str) -> str:
+    try:
+        return Path(filename).relative_to(root).as_posix()
+    except ValueError:
+        return filename
+
+
+def _load(root: Path, safe_mode: bool | None, clock: ImportClock, set_aside: dict[Path, ImportTimeoutError]) -> Project:
     env_added = load_env(root)
-    config, config_path = load_config(root)
+    with clock.importing(CONFIG_FILE, root / CONFIG_FILE):
+        config, config_path = load_config(root)
     ensure_on_sys_path(root)
     FeatureFlag.clear()
     if safe_mode is None:
@@ -139,7 +166,7 @@ def _load(root: Path, safe_mode: bool | None) -> Project:
 
     errors: list[LoaderError] = []
     pm = new_plugin_manager()
-    plugins, plugin_roots = _enable_plugins(config, config_path, pm, safe_mode, errors)
+    plugins, plugin_roots = _enable_plugins(config, config_path, pm, safe_mode, errors, clock)
     for exc in call_hook(pm, "loader_configure", str, config=config, project_root=root):
         if exc.path is None and config_path is not None:  # a plugin refusing its options
             exc.path, exc.line = CONFIG_FILE, locate_config_line(str(config_path), None, ["plugins"])
@@ -160,8 +187,20 @@ def _load(root: Path, safe_mode: bool | None) -> Project:
     project.import_graph = ImportGraph(project.is_tracked)
     rank = {k.name: i for i, k in enumerate(kinds)}
     ordered = sorted(files, key=lambda f: rank[f.kind])  # stable: roots, then paths, within a kind
+    project.set_aside = {f.display for f in files if f.path in set_aside}
+
+    def get_module(source: SourceFile) -> ModuleType:
+        if source.path in set_aside:
+            hung = set_aside[source.path]
+            raise ImportTimeoutError(
+                f"{hung.message}; set aside: save it to retry", path=hung.path, line=hung.line,
+                source_path=source.path, source_display=source.display,
+            )
+        with clock.importing(source.display, source.path):
+            return import_source(source, project.display)
+
     with project.import_graph.recording():
-        loaded = project.load(ordered, lambda source: import_source(source, project.display))
+        loaded = project.load(ordered, get_module)
     change = loaded.change()
     change.errors = errors
     registry.apply(change)
@@ -173,7 +212,8 @@ def _load(root: Path, safe_mode: bool | None) -> Project:
 
 
 def _enable_plugins(
-    config: LoaderConfig, config_path: Path | None, pm: pluggy.PluginManager, safe_mode: bool, errors: list[LoaderError]
+    config: LoaderConfig, config_path: Path | None, pm: pluggy.PluginManager, safe_mode: bool, errors: list[LoaderError],
+    clock: ImportClock,
 ) -> tuple[list[PluginInfo] | None, list[Root]]:
     if not config.plugins:
         return None, []  # listed lazily by Project.plugins: reading metadata costs ~10 ms
@@ -203,7 +243,8 @@ def _enable_plugins(
         if safe_mode:
             continue
         try:
-            module = load_plugin(info, pm)
+            with clock.importing(f"plugin {info.name}", info.root or Path(info.name)):
+                module = load_plugin(info, pm)
         except PluginLoadError as exc:
             info.error = exc
             errors.append(exc)

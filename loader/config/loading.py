@@ -18,6 +18,7 @@ from dotenv import dotenv_values
 from pydantic import ValidationError
 
 from loader.config.models import LoaderConfig
+from loader.core.importer import is_user_failure
 from loader.errors import ConfigError, LoaderError
 from loader.types import caller_location
 
@@ -149,7 +150,9 @@ def load_config(root: Path) -> tuple[LoaderConfig, Path | None]:
         raise
     except SyntaxError as exc:
         raise ConfigError(f"syntax error: {exc.msg}", path=CONFIG_FILE, line=exc.lineno, source_line=exc.text) from None
-    except Exception as exc:
+    except BaseException as exc:  # sys.exit() in the config is the config's error, too
+        if not is_user_failure(exc):
+            raise
         line = _traceback_line(exc, str(file))
         raise ConfigError(f"{CONFIG_FILE} raised {type(exc).__name__}: {exc}", path=CONFIG_FILE, line=line) from exc
     config = namespace.get("config")

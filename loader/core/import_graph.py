@@ -23,6 +23,35 @@ from types import ModuleType
 __all__ = ["ImportGraph"]
 
 _lock = threading.RLock()
+_recording: list[ImportGraph] = []  # the graphs recording now (usually one)
+_original_import = builtins.__import__
+
+
+def _tracking_import(
+    name: str,
+    globals: Mapping[str, object] | None = None,
+    locals: Mapping[str, object] | None = None,
+    fromlist: Sequence[str] | None = (),
+    level: int = 0,
+) -> ModuleType:
+    module = _original_import(name, globals, locals, fromlist, level)
+    importer = globals.get("__name__") if globals else None
+    if isinstance(importer, str):
+        for graph in list(_recording):
+            if graph.is_tracked(importer):
+                graph._record(importer, name, globals, fromlist or (), level)
+    return module
+
+
+def _install() -> None:
+    global _original_import
+    _original_import = builtins.__import__
+    builtins.__import__ = _tracking_import
+
+
+def _uninstall() -> None:
+    if builtins.__import__ is _tracking_import:
+        builtins.__import__ = _original_import
 
 
 class ImportGraph:
@@ -54,29 +83,22 @@ class ImportGraph:
 
     @contextmanager
     def recording(self) -> Iterator[None]:
-        """Record the imports executed inside the block (thread-safe, re-entrant)."""
+        """Record the imports executed inside the block (thread-safe, re-entrant).
+
+        The lock is held only to install or remove the hook, never while importing: a file
+        whose import hangs (and is abandoned) must not block the next load.
+        """
         with _lock:
-            original = builtins.__import__
-            graph = self
-
-            def tracking_import(
-                name: str,
-                globals: Mapping[str, object] | None = None,
-                locals: Mapping[str, object] | None = None,
-                fromlist: Sequence[str] | None = (),
-                level: int = 0,
-            ) -> ModuleType:
-                module = original(name, globals, locals, fromlist, level)
-                importer = globals.get("__name__") if globals else None
-                if isinstance(importer, str) and graph.is_tracked(importer):
-                    graph._record(importer, name, globals, fromlist or (), level)
-                return module
-
-            builtins.__import__ = tracking_import
-            try:
-                yield
-            finally:
-                builtins.__import__ = original
+            _recording.append(self)
+            if len(_recording) == 1:
+                _install()
+        try:
+            yield
+        finally:
+            with _lock:
+                _recording.remove(self)
+                if not _recording:
+                    _uninstall()
 
     def _record(self, importer: str, name: str, globals: Mapping[str, object] | None, fromlist: Sequence[str], level: int) -> None:
         if level:

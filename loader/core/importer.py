@@ -13,18 +13,41 @@ import importlib
 import importlib.machinery
 import importlib.util
 import linecache
+import marshal
 import os
+import subprocess
 import sys
+import sysconfig
 from collections.abc import Callable
 from pathlib import Path
-from types import CodeType, ModuleType, TracebackType
+from types import CodeType, FrameType, ModuleType, TracebackType
 
 from loader.errors import LoaderError, ResourceImportError
 from loader.types import SourceFile
 
-__all__ = ["import_source", "import_fresh", "describe_import_failure", "ensure_on_sys_path"]
+__all__ = [
+    "import_source", "import_fresh", "describe_import_failure", "ensure_on_sys_path",
+    "deepest_user_frame_of_stack", "ImportAbandoned", "is_user_failure",
+]
 
 Display = Callable[[str], str]
+
+
+class ImportAbandoned(BaseException):
+    """Raised inside a worker whose import ran past the time limit, to stop it.
+
+    A ``BaseException`` so that a file's own ``except Exception`` does not swallow it, and never
+    recorded as the file's error (the caller reports the time-out itself).
+    """
+
+
+def is_user_failure(exc: BaseException) -> bool:
+    """Whether an exception raised by a file's import is that file's failure, to record.
+
+    Everything is, ``SystemExit`` included (``sys.exit(4)`` at the top of a route file must
+    not end loader), except Ctrl-C and loader's own request to stop an import.
+    """
+    return not isinstance(exc, (KeyboardInterrupt, ImportAbandoned))
 
 
 def _cwd_relative(path: str) -> str:
@@ -54,11 +77,13 @@ def import_source(source: SourceFile, display: Display = _cwd_relative) -> Modul
         if exc.path is not None and os.path.isabs(exc.path):
             exc.path = display(exc.path)
         raise
-    except Exception as exc:
+    except BaseException as exc:
+        if not is_user_failure(exc):
+            raise
         raise _import_error(exc, source.display, display) from exc
 
 
-def _import_error(exc: Exception, shown: str, display: Display) -> ResourceImportError:
+def _import_error(exc: BaseException, shown: str, display: Display) -> ResourceImportError:
     """The error for a failed import of the file shown as ``shown``, at the user's line."""
     path, line, source_line = describe_import_failure(exc, display)
     if path is None:
@@ -78,24 +103,60 @@ class _FreshSourceLoader(importlib.machinery.SourceFileLoader):
     """Compiles from the source file every time, never from ``__pycache__``.
 
     A ``.pyc`` is trusted when the source's mtime (in seconds) and size match; two saves within
-    one second that keep the size would otherwise load the stale bytecode.
+    one second that keep the size would otherwise load the stale bytecode. Only a file that
+    changed can be stale, so only changed files come here; their dependents load from bytecode.
     """
 
     def get_code(self, fullname: str) -> CodeType:
         source = self.get_data(self.path)
+        if len(source) >= LARGE_SOURCE_BYTES:
+            return _compile_elsewhere(self.path)
         return self.source_to_code(source, self.path)
 
 
-def import_fresh(name: str, path: Path, display: Display = _cwd_relative) -> ModuleType:
-    """Import ``path`` as module ``name`` from its current source, replacing ``sys.modules[name]``.
+#: Compiling holds the GIL from start to end (about 0.4 s per MB of statements), so a large file
+#: is compiled in a separate interpreter: the server's threads go on meanwhile.
+LARGE_SOURCE_BYTES = 512 * 1024
 
-    The caller keeps the previous module object to put back if anything fails.
+_COMPILE_SCRIPT = """
+import marshal, sys
+path = sys.argv[1]
+try:
+    code = compile(open(path, "rb").read(), path, "exec", dont_inherit=True)
+except SyntaxError as exc:
+    sys.stdout.buffer.write(b"E" + marshal.dumps((exc.msg, exc.lineno, exc.offset, exc.text)))
+else:
+    sys.stdout.buffer.write(b"C" + marshal.dumps(code))
+"""
+
+
+def _compile_elsewhere(path: str) -> CodeType:
+    # -I: no PYTHON* variables, no user site; the child is the same interpreter, so the marshalled
+    # code object is valid here.
+    done = subprocess.run([sys.executable, "-I", "-S", "-c", _COMPILE_SCRIPT, path], capture_output=True, check=False)
+    out = done.stdout
+    if done.returncode != 0 or not out:
+        raise ImportError(f"compiling {path} failed: {done.stderr.decode(errors='replace').strip()[-500:]}")
+    payload = marshal.loads(out[1:])
+    if out[:1] == b"E":
+        msg, lineno, offset, text = payload
+        raise SyntaxError(msg, (path, lineno, offset, text))
+    return payload  # type: ignore[no-any-return]
+
+
+def import_fresh(name: str, path: Path, display: Display = _cwd_relative, *, changed: bool = True) -> ModuleType:
+    """Import ``path`` as module ``name`` again, replacing ``sys.modules[name]``.
+
+    A ``changed`` file compiles from its current source; an unchanged one (a dependent of a
+    changed file) loads from its bytecode when it is up to date, as a fresh boot would. The
+    caller keeps the previous module object to put back if anything fails.
 
     Raises:
         ResourceImportError: as :func:`import_source`; ``sys.modules[name]`` is then left unset.
     """
     is_package = path.name == "__init__.py"
-    loader = _FreshSourceLoader(name, str(path))
+    loader_class = _FreshSourceLoader if changed else importlib.machinery.SourceFileLoader
+    loader = loader_class(name, str(path))
     spec = importlib.util.spec_from_file_location(
         name, path, loader=loader, submodule_search_locations=[str(path.parent)] if is_package else None
     )
@@ -112,7 +173,7 @@ def import_fresh(name: str, path: Path, display: Display = _cwd_relative) -> Mod
         raise
     except BaseException as exc:
         sys.modules.pop(name, None)
-        if not isinstance(exc, Exception):
+        if not is_user_failure(exc):
             raise
         raise _import_error(exc, display(str(path)), display) from exc
     parent, _, child = name.rpartition(".")
@@ -135,6 +196,10 @@ def describe_import_failure(
     return display(filename), line, linecache.getline(filename, line) or None
 
 
+_LOADER_DIR = str(Path(__file__).resolve().parent.parent) + os.sep
+_STDLIB_DIR = sysconfig.get_paths()["stdlib"] + os.sep
+
+
 def _is_user_file(filename: str) -> bool:
     # importlib's own frames are "<frozen importlib._bootstrap>"; site-packages and the
     # stdlib are not user code, unless the plugin itself lives there (then the last frame wins).
@@ -150,10 +215,25 @@ def _frames(tb: TracebackType | None) -> list[tuple[str, int, str]]:
     return out
 
 
+def deepest_user_frame_of_stack(frame: FrameType | None) -> tuple[str, int] | None:
+    """``(filename, line)`` of the innermost project or plugin frame of a running stack (a hung
+    import), or None when it is in no such frame (waiting on a lock, say)."""
+    stack = []
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if _is_user_file(filename) and not filename.startswith((_LOADER_DIR, _STDLIB_DIR)):
+            return filename, frame.f_lineno
+        frame = frame.f_back
+    return None
+
+
 def _deepest_user_frame(tb: TracebackType | None) -> tuple[str, int] | None:
-    frames = [(f, n) for f, n, _ in _frames(tb) if _is_user_file(f)]
-    loader_dir = str(Path(__file__).resolve().parent.parent)
-    outside_loader = [(f, n) for f, n in frames if not f.startswith(loader_dir)]
+    return _pick_user_frame(_frames(tb))
+
+
+def _pick_user_frame(outermost_first: list[tuple[str, int, str]]) -> tuple[str, int] | None:
+    frames = [(f, n) for f, n, _ in outermost_first if _is_user_file(f)]
+    outside_loader = [(f, n) for f, n in frames if not f.startswith(_LOADER_DIR)]
     chosen = outside_loader or frames
     return chosen[-1] if chosen else None
 

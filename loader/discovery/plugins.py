@@ -24,7 +24,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from loader import hookspecs
-from loader.core.importer import describe_import_failure
+from loader.core.importer import describe_import_failure, is_user_failure
 from loader.errors import LoaderError, PluginLoadError
 
 __all__ = ["ENTRY_POINT_GROUP", "PluginInfo", "installed_plugins", "loader_version", "new_plugin_manager", "load_plugin"]
@@ -149,7 +149,9 @@ def load_plugin(info: PluginInfo, pm: pluggy.PluginManager) -> ModuleType:
     module_name = entry.module if entry is not None else (info.root.name if info.root else info.name)
     try:
         loaded = entry.load() if entry is not None else importlib.import_module(module_name)
-    except Exception as exc:
+    except BaseException as exc:
+        if not is_user_failure(exc):
+            raise
         path, line, source_line = describe_import_failure(exc, _relative_to_package_parent(module_name))
         raise PluginLoadError(
             f"{label} failed to import: {type(exc).__name__}: {exc}", path=path, line=line, source_line=source_line

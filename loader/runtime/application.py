@@ -17,7 +17,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
-from collections.abc import Coroutine, Iterable
+from collections.abc import Coroutine, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -28,7 +28,7 @@ from loader.builtin.modules.event_bus.service import EventBusService
 from loader.core.flags import FeatureFlag
 from loader.core.registry import ChangeSet, Registry
 from loader.dev.plan import FileChange
-from loader.errors import LoaderError
+from loader.errors import ImportTimeoutError, LoaderError
 from loader.kinds.workflows import Workflow
 from loader.project import Project, load_project
 from loader.runtime.binder import Binder
@@ -59,10 +59,16 @@ class Application:
         worker_mode: Overrides ``project.worker_mode`` from config: ``server`` serves HTTP
             and no jobs, ``worker`` runs jobs and serves only ``/health``, ``shared`` does both.
         grace_period: Seconds ``stop()`` waits for running jobs and event deliveries.
+        set_aside: Files not to import, each listed with its error instead (``loader develop``
+            passes the files whose import hung, until they are saved again).
     """
 
-    def __init__(self, project_root: str | Path, *, worker_mode: WorkerMode | None = None, grace_period: float = 10.0) -> None:
+    def __init__(
+        self, project_root: str | Path, *, worker_mode: WorkerMode | None = None, grace_period: float = 10.0,
+        set_aside: Mapping[Path, ImportTimeoutError] | None = None,
+    ) -> None:
         self.root = Path(project_root).resolve()
+        self.set_aside = dict(set_aside or {})
         self._worker_mode = worker_mode
         self.grace_period = grace_period
         self.container = Container()
@@ -116,7 +122,7 @@ class Application:
     # -- lifecycle ----------------------------------------------------------------------
     def boot(self) -> Application:
         """Discover and import everything, then bind it: services, subscriptions, schedule, routes."""
-        project = self._project = load_project(self.root)
+        project = self._project = load_project(self.root, set_aside=self.set_aside)
         self.container.register("feature_flags", FeatureFlag, source="loader", replace=True)
         self.container.register("database", LazyEngine(self._make_engine), source="loader", replace=True)
         self.http = HttpApp(build_route_table([], []), on_startup=self.start, on_shutdown=self.stop)

@@ -29,14 +29,16 @@ from types import ModuleType
 from loader.core.flags import FeatureFlag
 from loader.core.gc_pause import gc_paused
 from loader.core.import_graph import ImportGraph
+from loader.core.import_limit import ImportClock, import_timeout, run_limited_async
 from loader.core.importer import import_fresh
 from loader.core.pipeline import reevaluate_file_configs
+from loader.core.registry import ChangeSet, PreparedChange
 from loader.dev.plan import FileChange, ProjectIndex, ReloadPlan, plan_reload
-from loader.errors import LoaderError, ResourceImportError
+from loader.errors import ImportTimeoutError, LoaderError, ResourceImportError
 from loader.project import Project
 from loader.runtime.binder import Binder
 from loader.runtime.report import ReloadReport
-from loader.types import SourceFile
+from loader.types import Resource, SourceFile
 
 __all__ = ["Reloader"]
 
@@ -49,6 +51,7 @@ class Reloader:
     def __init__(self, project: Project, binder: Binder) -> None:
         self.project, self.binder = project, binder
         self._lock = asyncio.Lock()
+        self.limit = import_timeout()
         # Every resource file found at boot or loaded since, whether it loaded or failed.
         self.sources: dict[Path, SourceFile] = {s.path: s for s in project.files}
         self._by_display: dict[str, SourceFile] = {s.display: s for s in project.files}
@@ -67,19 +70,32 @@ class Reloader:
                 if project.is_tracked(name) and (file := getattr(module, "__file__", None))
             }
             self._modules_seen = len(sys.modules)
-        failed = frozenset(self._by_display[d].path for d in project.registry.failed_sources() if d in self._by_display)
+        # A set-aside file (its import hung) is retried only when it is saved again.
+        failed = frozenset(
+            self._by_display[d].path for d in project.registry.failed_sources()
+            if d in self._by_display and d not in project.set_aside
+        )
         return ProjectIndex(project.root, project.roots, project.kinds, self.sources, failed, project.import_graph, self._modules)
 
     # -- entry points ---------------------------------------------------------------------
     async def reload(self, changes: Iterable[FileChange]) -> ReloadReport:
         async with self._lock:  # one reload at a time; callers queue here
             started = time.perf_counter()
+            changes = list(changes)
+            changed = {c.path for c in changes}
+            self.project.set_aside -= {d for d, s in self._by_display.items() if s.path in changed}
             index = self.index()
-            plan = plan_reload(list(changes), index)
+            plan = plan_reload(changes, index)
             report = ReloadReport.from_plan(plan)
             if not plan.restart and not plan.empty:
                 try:
-                    await self._apply(plan, report, index)
+                    await self._apply(plan, report, index, changed)
+                except ImportTimeoutError as exc:
+                    # The import goes on in its worker thread, or was stopped mid-way: this
+                    # process can no longer be trusted to equal a boot. Restart without the file.
+                    report.errors = [exc]
+                    report.set_aside = [str(exc.source_path)] if exc.source_path else []
+                    report.restart_reason = f"{exc.format()}; set aside until it is saved again"
                 except Exception as exc:  # a bug in loader: say so, and restart to be safe
                     log.exception("unexpected error during a reload")
                     report.restart_reason = f"unexpected error during the reload ({type(exc).__name__}: {exc})"
@@ -87,7 +103,7 @@ class Reloader:
             return report
 
     # -- build, then swap -----------------------------------------------------------------
-    async def _apply(self, plan: ReloadPlan, report: ReloadReport, index: ProjectIndex) -> None:
+    async def _apply(self, plan: ReloadPlan, report: ReloadReport, index: ProjectIndex, changed: set[Path]) -> None:
         project = self.project
         registry = project.registry
         graph = project.import_graph
@@ -118,14 +134,16 @@ class Reloader:
                 raise ResourceImportError(f"{source.display} was not imported", path=source.display)
             return module
 
-        try:
+        def build() -> tuple[ChangeSet, list[Resource], PreparedChange]:
+            # Runs in a worker thread (the event loop goes on serving) within the time limit.
             with gc_paused(), graph.recording():
                 for name in names:
                     path = files_by_module.get(name) or index.modules.get(name) or _file_of(saved.get(name))
                     if path is None or not path.is_file():
                         continue
                     try:
-                        import_fresh(name, path, project.display)
+                        with clock.importing(project.display(str(path)), path):
+                            import_fresh(name, path, project.display, changed=path in changed)
                     except LoaderError as exc:
                         import_errors[name] = exc
                 result = project.load(plan.resource_files, get_module)
@@ -143,7 +161,11 @@ class Reloader:
             # the next file that imports it tries again (and fails the same way), never
             # binding to the old version. The stale resources hold what they need themselves.
             old = [r for display in change.remove_sources for r in registry.by_source(display)]
-            prepared = registry.prepare(change)
+            return change, old, registry.prepare(change)
+
+        clock = ImportClock()
+        try:
+            change, old, prepared = await run_limited_async(build, clock, self.limit, project.display)
             refused = await self.binder.apply(prepared)
         except BaseException:
             _restore(saved, saved_edges, graph)

@@ -32,6 +32,8 @@ class ReloadReport:
             build or start, a binding refused it): nothing at all was swapped, and
             ``errors`` says why.
         restart_reason: Set when the change cannot be applied in place.
+        set_aside: Files whose import ran past the time limit: the dev server restarts without
+            them (they are listed as errors) until they are saved again.
         duration_ms: Wall time of the reload.
     """
 
@@ -45,6 +47,7 @@ class ReloadReport:
     errors: list[LoaderError] = field(default_factory=list)
     restart_reason: str | None = None
     refused: bool = False
+    set_aside: list[str] = field(default_factory=list)
     duration_ms: float = 0.0
     dependents: int = 0
 
@@ -125,6 +128,7 @@ class ReloadReport:
             "refused": self.refused,
             "restart_required": self.restart_required,
             "restart_reason": self.restart_reason,
+            "set_aside": self.set_aside,
             "duration_ms": round(self.duration_ms, 3),
             "summary": self.summary(),
         }
