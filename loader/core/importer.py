@@ -218,7 +218,6 @@ def _frames(tb: TracebackType | None) -> list[tuple[str, int, str]]:
 def deepest_user_frame_of_stack(frame: FrameType | None) -> tuple[str, int] | None:
     """``(filename, line)`` of the innermost project or plugin frame of a running stack (a hung
     import), or None when it is in no such frame (waiting on a lock, say)."""
-    stack = []
     while frame is not None:
         filename = frame.f_code.co_filename
         if _is_user_file(filename) and not filename.startswith((_LOADER_DIR, _STDLIB_DIR)):

@@ -6,17 +6,23 @@ through environment variables, and carry a request id so an answer is never take
 | message | direction | fields |
 |---|---|---|
 | ``hmr-reload`` | parent → child | ``id``, ``changes`` (``[kind, path]`` pairs) |
-| ``hmr-result`` | child → parent | ``id``, ``ok``, ``report``, ``restart_reason``, ``error``, ``duration_ms`` |
+| ``hmr-result`` | child → parent | ``id``, ``ok``, ``report``, ``restart_reason``, ``error``, ``duration_ms``, ``hung`` |
 | ``child-ready`` | child → parent | ``pid``, ``errors`` (boot errors, one line each), ``boot_ms`` |
-| ``child-failed`` | child → parent | ``error``: the child could not boot (a broken config) |
+| ``child-failed`` | child → parent | ``error``: the child could not boot (a broken config); ``hung``: a file whose import hung |
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar, Union
 
-__all__ = ["PROTOCOL_VERSION", "HmrReload", "HmrResult", "ChildReady", "ChildFailed", "Message", "to_wire", "from_wire", "ProtocolError"]
+from loader.errors import ImportTimeoutError
+
+__all__ = [
+    "PROTOCOL_VERSION", "HmrReload", "HmrResult", "ChildReady", "ChildFailed", "Message", "to_wire", "from_wire", "ProtocolError",
+    "hung_file", "set_aside_errors",
+]
 
 PROTOCOL_VERSION = 1
 
@@ -41,6 +47,7 @@ class HmrResult:
     restart_reason: str | None = None
     error: str | None = None
     duration_ms: float = 0.0
+    hung: dict[str, Any] | None = None  # a file whose import hung: set it aside (see hung_file)
 
 
 @dataclass(frozen=True)
@@ -55,6 +62,20 @@ class ChildReady:
 class ChildFailed:
     type: ClassVar[str] = "child-failed"
     error: str
+    hung: dict[str, Any] | None = None
+
+
+def hung_file(error: ImportTimeoutError) -> dict[str, Any]:
+    """An import that ran past the time limit, as the parent keeps it to set the file aside."""
+    return {"source": str(error.source_path), "path": error.path, "line": error.line, "message": error.message}
+
+
+def set_aside_errors(hung: dict[str, dict[str, Any]]) -> dict[Path, ImportTimeoutError]:
+    """What :func:`hung_file` sent, as ``Application(set_aside=...)`` takes it."""
+    return {
+        Path(source): ImportTimeoutError(h["message"], path=h["path"], line=h["line"], source_path=Path(source))
+        for source, h in hung.items()
+    }
 
 
 Message = Union[HmrReload, HmrResult, ChildReady, ChildFailed]

@@ -19,25 +19,37 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from loader.dev.channel import ChildFailed, ChildReady, HmrReload, HmrResult, from_wire, to_wire
+from loader.dev.channel import (
+    ChildFailed, ChildReady, HmrReload, HmrResult, from_wire, hung_file, set_aside_errors, to_wire,
+)
 from loader.dev.plan import FileChange
-from loader.errors import LoaderError
+from loader.errors import ImportTimeoutError, LoaderError
 
 __all__ = ["run_child"]
 
 log = logging.getLogger("loader.develop")
 
 
-def run_child(project: str, sock: socket.socket, conn: Connection, log_level: str = "warning") -> None:
-    """Process entry point (must be importable for the spawn context)."""
+def run_child(
+    project: str, sock: socket.socket, conn: Connection, set_aside: dict[str, dict[str, Any]] | None = None,
+    log_level: str = "warning",
+) -> None:
+    """Process entry point (must be importable for the spawn context).
+
+    ``set_aside``: files whose import hung in an earlier child (:func:`hung_file`); this one
+    boots without them and lists each as an error.
+    """
     import uvicorn
 
     from loader.runtime.application import Application
 
     started = time.perf_counter()
     try:
-        app = Application(project).boot()
+        app = Application(project, set_aside=set_aside_errors(set_aside or {})).boot()
         app.serve_dev_inspect()
+    except ImportTimeoutError as exc:
+        conn.send(to_wire(ChildFailed(exc.format(), hung_file(exc))))
+        os._exit(3)  # the import is still running in its thread: nothing here is worth a clean exit
     except LoaderError as exc:
         conn.send(to_wire(ChildFailed(exc.format())))
         return
@@ -76,8 +88,9 @@ def _listen(conn: Connection, app: Any, loop: asyncio.AbstractEventLoop, server:
         future = asyncio.run_coroutine_threadsafe(app.reload(changes), loop)
         try:
             report = future.result()
+            hung = next((hung_file(e) for e in report.errors if isinstance(e, ImportTimeoutError)), None)
             result = HmrResult(
-                message.id, report.ok, report.to_dict(), report.restart_reason, None, report.duration_ms
+                message.id, report.ok, report.to_dict(), report.restart_reason, None, report.duration_ms, hung
             )
         except Exception as exc:  # a bug in loader: the parent restarts the child
             result = HmrResult(message.id, False, None, f"the reload crashed ({type(exc).__name__}: {exc})", repr(exc))

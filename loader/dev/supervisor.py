@@ -23,6 +23,7 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from pathlib import Path
+from typing import Any
 
 import watchfiles
 
@@ -65,6 +66,9 @@ class Supervisor:
         self.restarts = 0
         self._boot_failed = False
         self._early_exits = 0
+        #: Files whose import hung (absolute path → what the child reported): the next child
+        #: boots without them, until one is saved again.
+        self.set_aside: dict[str, dict[str, Any]] = {}
 
     @property
     def hot_reload(self) -> bool:
@@ -78,13 +82,11 @@ class Supervisor:
 
     # -- the child ------------------------------------------------------------------------
     def start_child(self) -> None:
-        context = multiprocessing.get_context("spawn")
-        parent_end, child_end = context.Pipe()
-        self._child = context.Process(target=run_child, args=(str(self.project), self.socket, child_end), name="loader-child")
-        self._child.start()
-        child_end.close()
-        self._conn = parent_end
-        message = self._receive(timeout=120.0)
+        message = self._spawn()
+        while isinstance(message, ChildFailed) and message.hung is not None and message.hung["source"] not in self.set_aside:
+            self._set_aside(message.hung)
+            self.stop_child(kill=True)  # its import is still running: no graceful stop
+            message = self._spawn()
         self._boot_failed = isinstance(message, ChildFailed)
         if message is None:  # it died (or hung) before it was ready: start it again, a few times
             self._early_exits += 1
@@ -104,12 +106,32 @@ class Supervisor:
             self.echo(f"error: {message.error}")
             self.echo("waiting for a change to try again")
 
-    def stop_child(self) -> None:
+    def _spawn(self) -> Message | None:
+        context = multiprocessing.get_context("spawn")
+        parent_end, child_end = context.Pipe()
+        args = (str(self.project), self.socket, child_end, dict(self.set_aside))
+        self._child = context.Process(target=run_child, args=args, name="loader-child")
+        self._child.start()
+        child_end.close()
+        self._conn = parent_end
+        return self._receive(timeout=120.0)
+
+    def _set_aside(self, hung: dict[str, Any]) -> None:
+        self.set_aside[hung["source"]] = hung
+        where = f"{hung['path']}:{hung['line']}" if hung.get("line") else hung["path"]
+        self.echo(f"error: {where}: {hung['message']}")
+        self.echo(f"set aside {_shown(Path(hung['source']), self.project)} (save it to retry); restarting without it")
+
+    def stop_child(self, *, kill: bool = False) -> None:
         child, self._child = self._child, None
         if self._conn is not None:
             self._conn.close()
             self._conn = None
         if child is None or not child.is_alive():
+            return
+        if kill:
+            child.kill()
+            child.join(self.stop_timeout)
             return
         if child.pid is not None:
             os.kill(child.pid, signal.SIGINT)
@@ -119,10 +141,10 @@ class Supervisor:
             child.kill()
             child.join(self.stop_timeout)
 
-    def restart(self, reason: str) -> None:
+    def restart(self, reason: str, *, kill: bool = False) -> None:
         self.echo(f"restarting: {reason}")
         self.restarts += 1
-        self.stop_child()
+        self.stop_child(kill=kill)
         self.settings = self._read_settings(self.settings)  # .env or config may have changed
         self.start_child()
 
@@ -158,6 +180,8 @@ class Supervisor:
 
     def handle(self, changes: list[FileChange]) -> None:
         """One batch of changes: reload in place, or restart with the reason."""
+        for change in changes:  # a set-aside file saved again is tried again
+            self.set_aside.pop(str(change.path), None)
         if self._child is None or not self._child.is_alive() or self._conn is None:
             self.restart(f"{_shown(changes[0].path, self.project)} changed" if self._boot_failed else "the server was not running")
             return
@@ -172,6 +196,11 @@ class Supervisor:
             self.restart("the server did not answer the reload" if result is None else "the server exited during a reload")
             return
         report = result.report or {}
+        if result.hung is not None:
+            self._set_aside(result.hung)
+            self.stop_child(kill=True)
+            self.start_child()
+            return
         if result.restart_reason:
             self.restart(result.restart_reason)
             return

@@ -83,7 +83,8 @@ class Reloader:
             started = time.perf_counter()
             changes = list(changes)
             changed = {c.path for c in changes}
-            self.project.set_aside -= {d for d, s in self._by_display.items() if s.path in changed}
+            if self.project.set_aside:  # a set-aside file saved again is tried again
+                self.project.set_aside -= {d for d in self.project.set_aside if self._by_display[d].path in changed}
             index = self.index()
             plan = plan_reload(changes, index)
             report = ReloadReport.from_plan(plan)

@@ -584,3 +584,46 @@ def test_loader_inspect_endpoint_shows_the_running_server_as_loader_inspect_show
     assert comparable(live) == comparable(inspect_cli())
     assert any(e["location"] == "src/api/c/route.py:1" for e in live["errors"])
     assert server.get("/_loader/inspect").headers["content-type"] == "application/json"
+
+
+# -- a file whose import never ends ---------------------------------------------------------------
+HANG = "import time\n\nwhile True:\n    time.monotonic()\n"
+
+
+def test_a_file_that_hangs_at_boot_is_set_aside_and_the_rest_serves(make_project, develop, monkeypatch) -> None:
+    monkeypatch.setenv("LOADER_IMPORT_TIMEOUT", "1")
+    root = make_project({"src/api/ok/route.py": HELLO.format("ok"), "src/api/hang/route.py": HANG})
+    server = develop(root)
+    server.poll("/ok", body({"message": "ok"}))
+    out = server.output()
+    assert "error: src/api/hang/route.py:4: still importing after 1 s" in out, out
+    assert "set aside src/api/hang/route.py (save it to retry); restarting without it" in out, out
+    assert "src/api/hang/route.py:4: still importing after 1 s (LOADER_IMPORT_TIMEOUT)" in out and "save it to retry" in out
+    assert server.get("/hang").status_code == 404
+    mark = server.mark()
+
+    write(root, "src/api/ok/route.py", HELLO.format("ok2"))  # another file's save does not retry it
+    server.poll("/ok", body({"message": "ok2"}))
+    write(root, "src/api/hang/route.py", HELLO.format("fixed"))
+    server.poll("/hang", body({"message": "fixed"}), timeout=5.0)  # a reload, not minutes
+    server.assert_no_restart_since(mark)
+
+
+def test_a_file_that_hangs_on_reload_is_set_aside_and_the_fix_serves(make_project, develop, monkeypatch) -> None:
+    monkeypatch.setenv("LOADER_IMPORT_TIMEOUT", "1")
+    root = make_project({"src/api/ok/route.py": HELLO.format("ok"), "src/api/hang/route.py": HELLO.format("h1")})
+    server = develop(root)
+    server.poll("/hang", body({"message": "h1"}))
+    mark = server.mark()
+
+    write(root, "src/api/hang/route.py", "X = 1\n" + HANG)
+    server.wait_for_line("error: src/api/hang/route.py:5: still importing after 1 s", after=mark)
+    restart = server.wait_for_line("set aside src/api/hang/route.py (save it to retry); restarting without it", after=mark)
+    server.wait_for_line("serving ", after=restart)
+    server.poll("/ok", body({"message": "ok"}))
+    assert server.get("/hang").status_code == 404
+    mark = server.mark()
+
+    write(root, "src/api/hang/route.py", HELLO.format("h2"))
+    server.poll("/hang", body({"message": "h2"}), timeout=5.0)
+    server.assert_no_restart_since(mark)
