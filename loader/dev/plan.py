@@ -61,6 +61,16 @@ class ProjectIndex:
     failed: frozenset[Path]  # resource files whose last load failed
     graph: ImportGraph
     modules: Mapping[str, Path] = field(default_factory=dict)  # loaded tracked module → file
+    # Reverse maps; the reloader keeps them up to date so that planning one change costs
+    # nothing per file of the project. Built here when not given.
+    by_module: Mapping[str, SourceFile] | None = None  # module name → resource file
+    module_of_file: Mapping[Path, str] | None = None  # file → loaded tracked module
+
+    def __post_init__(self) -> None:
+        if self.by_module is None:  # frozen: set once, here
+            object.__setattr__(self, "by_module", {s.module_name: s for s in self.sources.values()})
+        if self.module_of_file is None:
+            object.__setattr__(self, "module_of_file", {file: name for name, file in self.modules.items()})
 
     def display(self, path: Path) -> str:
         root = self.root_of(path)
@@ -110,8 +120,8 @@ def plan_reload(changes: Iterable[FileChange], index: ProjectIndex) -> ReloadPla
     changed_modules: dict[str, Path] = {}
     load: dict[str, SourceFile] = {}  # by module name: cheaper than by Path for 100s of dependents
     retry_failed = False
-    by_module = {s.module_name: s for s in index.sources.values()}
-    known_files = set(index.modules.values())
+    by_module = index.by_module or {}
+    known_files = index.module_of_file or {}
     for change in _last_change_per_path(_expand_deleted_folders(changes, index)):
         path = change.path
         if change.kind == "modified" and path not in index.sources and path not in known_files:
@@ -197,10 +207,10 @@ def plan_reload(changes: Iterable[FileChange], index: ProjectIndex) -> ReloadPla
 
 def _expand_deleted_folders(changes: Iterable[FileChange], index: ProjectIndex) -> list[FileChange]:
     """A folder that went away (moved out, removed) stands for every known file below it."""
-    known = [*index.sources, *index.modules.values()]
     out: list[FileChange] = []
     for change in changes:
         if change.kind == "deleted" and change.path.suffix != ".py":
+            known = [*index.sources, *index.modules.values()]
             inside = sorted({p for p in known if p.is_relative_to(change.path)})
             out.extend(FileChange("deleted", p) for p in inside)
             if inside:
@@ -237,10 +247,8 @@ def _is_new_module_folder(path: Path, root: Root, index: ProjectIndex) -> bool:
 
 
 def _module_name(path: Path, root: Root, index: ProjectIndex) -> str:
-    for name, file in index.modules.items():
-        if file == path:
-            return name
-    return module_name_of(root, path.relative_to(root.path).as_posix())
+    name = (index.module_of_file or {}).get(path)
+    return name if name is not None else module_name_of(root, path.relative_to(root.path).as_posix())
 
 
 def _shown_module(module: str, index: ProjectIndex, by_module: Mapping[str, SourceFile]) -> str:

@@ -55,23 +55,24 @@ def route_shape(path: str) -> str:
 class RouteTableBinding(BaseBinding):
     """Routes and middlewares → the HTTP route table, swapped in by one assignment.
 
-    The new table is built in ``prepare`` from the pending snapshot: only the URL paths whose
-    routes changed are built again, unless the middlewares changed (every route then is).
+    The new table is built in ``prepare`` from the current one and the change: only the URL
+    paths whose routes changed are built again, unless the middlewares changed (every route
+    then is). A process that serves no routes (``worker`` mode) keeps an empty table.
     """
 
     kinds = frozenset({"route", "middlewares"})
 
     async def prepare(self, runtime: Runtime, change: KindChange) -> list[LoaderError]:
-        snapshot = change.snapshot
-        routes = list(snapshot.of("route")) if runtime.serves_routes else []
-        changed: set[str] | None = None
-        if not change.boot and "middlewares" not in {r.kind for r in (*change.removed, *change.added)}:
-            changed = {r.meta["path"] for r in (*change.removed, *change.added)}
-        change.state = runtime.asgi.next_table(routes, list(snapshot.of("middlewares")), snapshot.version, changed)
+        if not runtime.serves_routes:
+            return []
+        removed = [r for r in change.removed if r.kind == "route"]
+        added = [r for r in change.added if r.kind == "route"]
+        change.state = runtime.asgi.next_table(removed, added, list(change.snapshot.of("middlewares")), change.snapshot.version)
         return []
 
     def commit(self, runtime: Runtime, change: KindChange) -> None:
-        runtime.asgi.swap(change.state)
+        if change.state is not None:
+            runtime.asgi.swap(change.state)
 
 
 class RouteKind(BaseKind):

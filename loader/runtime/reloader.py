@@ -55,7 +55,9 @@ class Reloader:
         # Every resource file found at boot or loaded since, whether it loaded or failed.
         self.sources: dict[Path, SourceFile] = {s.path: s for s in project.files}
         self._by_display: dict[str, SourceFile] = {s.display: s for s in project.files}
+        self._by_module: dict[str, SourceFile] = {s.module_name: s for s in project.files}
         self._modules: dict[str, Path] = {}
+        self._module_of_file: dict[Path, str] = {}
         self._modules_seen = -1  # len(sys.modules) when _modules was built
 
     # -- the index the planner reads ----------------------------------------------------
@@ -69,13 +71,17 @@ class Reloader:
                 for name, module in list(sys.modules.items())
                 if project.is_tracked(name) and (file := getattr(module, "__file__", None))
             }
+            self._module_of_file = {file: name for name, file in self._modules.items()}
             self._modules_seen = len(sys.modules)
         # A set-aside file (its import hung) is retried only when it is saved again.
         failed = frozenset(
             self._by_display[d].path for d in project.registry.failed_sources()
             if d in self._by_display and d not in project.set_aside
         )
-        return ProjectIndex(project.root, project.roots, project.kinds, self.sources, failed, project.import_graph, self._modules)
+        return ProjectIndex(
+            project.root, project.roots, project.kinds, self.sources, failed, project.import_graph, self._modules,
+            self._by_module, self._module_of_file,
+        )
 
     # -- entry points ---------------------------------------------------------------------
     async def reload(self, changes: Iterable[FileChange]) -> ReloadReport:
@@ -183,9 +189,11 @@ class Reloader:
         for source in plan.unload:
             self.sources.pop(source.path, None)
             self._by_display.pop(source.display, None)
+            self._by_module.pop(source.module_name, None)
         for source in plan.resource_files:
             self.sources[source.path] = source
             self._by_display[source.display] = source
+            self._by_module[source.module_name] = source
         report.errors = [*(e for errors in change.failed.values() for e in errors), *prepared.duplicates]
         report.record(old, change.add, registry.counts())
 

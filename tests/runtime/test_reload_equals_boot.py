@@ -165,6 +165,8 @@ def test_a_reloaded_application_equals_a_fresh_boot_after_every_step(make_projec
                 subscribed = {sid for _, sid, _ in app.event_bus.subscriptions() if sid}
                 active = {r.id for r in app.registry.snapshot().of("subscriber")}
                 assert subscribed >= active, history[-8:]
+                served = sorted((r.id, id(r)) for r in app.asgi.table.resources)
+                assert served == sorted((r.id, id(r)) for r in app.registry.snapshot().of("route")), history[-8:]
         finally:
             await app.stop()
 
