@@ -56,9 +56,13 @@ def import_timeout(environ: dict[str, str] | None = None) -> float:
 
 @dataclass(frozen=True)
 class _Importing:
-    display: str
+    shown: str | Callable[[], str]  # computed only for a file that overruns: most never do
     path: Path
     since: float
+
+    @property
+    def display(self) -> str:
+        return self.shown if isinstance(self.shown, str) else self.shown()
 
 
 class ImportClock:
@@ -68,7 +72,7 @@ class ImportClock:
         self._current: _Importing | None = None
 
     @contextmanager
-    def importing(self, display: str, path: Path) -> Iterator[None]:
+    def importing(self, display: str | Callable[[], str], path: Path) -> Iterator[None]:
         outer = self._current
         if outer is None:  # a file imported while another is importing counts as that one
             self._current = _Importing(display, path, time.monotonic())

@@ -261,10 +261,14 @@ class Registry:
         def entry_of(source: str) -> _Entry | None:
             return entries[source] if source in entries else self._entries.get(source)
 
+        new_claims: dict[ConflictKey, set[str]] = {}  # keys of the touched files, as they will be
+        for source, entry in entries.items():
+            for key, _ in entry.keys if entry is not None else ():
+                new_claims.setdefault(key, set()).add(source)
+
         def claimants(key: ConflictKey) -> set[str]:
             found = {s for s in self._claims.get(key, ()) if s not in entries}
-            found.update(s for s, e in entries.items() if e is not None and any(k == key for k, _ in e.keys))
-            return found
+            return found | new_claims.get(key, set())
 
         # The component: every file that shares a key, transitively, with a touched file.
         keys: set[ConflictKey] = set()

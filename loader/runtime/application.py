@@ -26,6 +26,7 @@ from starlette.responses import JSONResponse, Response
 
 from loader.builtin.modules.event_bus.service import EventBusService
 from loader.core.flags import FeatureFlag
+from loader.core.gc_pause import gc_paused
 from loader.core.registry import ChangeSet, Registry
 from loader.dev.plan import FileChange
 from loader.errors import ImportTimeoutError, LoaderError
@@ -122,17 +123,18 @@ class Application:
     # -- lifecycle ----------------------------------------------------------------------
     def boot(self) -> Application:
         """Discover and import everything, then bind it: services, subscriptions, schedule, routes."""
-        project = self._project = load_project(self.root, set_aside=self.set_aside)
-        self.container.register("feature_flags", FeatureFlag, source="loader", replace=True)
-        self.container.register("database", LazyEngine(self._make_engine), source="loader", replace=True)
-        self.http = HttpApp(build_route_table([], []), on_startup=self.start, on_shutdown=self.stop)
-        self.http.state.container = self.container
-        self.http.state.application = self
-        binder = Binder(self, project.registry, project.kinds, project.plugin_manager, project.display)
-        errors = _run_to_completion(binder.boot())
-        if errors:
-            project.registry.apply(ChangeSet(errors=errors))
-        self._reloader = Reloader(project, binder)
+        with gc_paused():  # the bindings' objects (route table, instances) live on, as the imports do
+            project = self._project = load_project(self.root, set_aside=self.set_aside)
+            self.container.register("feature_flags", FeatureFlag, source="loader", replace=True)
+            self.container.register("database", LazyEngine(self._make_engine), source="loader", replace=True)
+            self.http = HttpApp(build_route_table([], []), on_startup=self.start, on_shutdown=self.stop)
+            self.http.state.container = self.container
+            self.http.state.application = self
+            binder = Binder(self, project.registry, project.kinds, project.plugin_manager, project.display)
+            errors = _run_to_completion(binder.boot())
+            if errors:
+                project.registry.apply(ChangeSet(errors=errors))
+            self._reloader = Reloader(project, binder)
         return self
 
     def serve_dev_inspect(self) -> None:

@@ -23,6 +23,7 @@ import logging
 import sys
 import time
 from collections.abc import Iterable, Mapping
+from functools import partial
 from pathlib import Path
 from types import ModuleType
 
@@ -142,38 +143,41 @@ class Reloader:
             return module
 
         def build() -> tuple[ChangeSet, list[Resource], PreparedChange]:
-            # Runs in a worker thread (the event loop goes on serving) within the time limit.
-            with gc_paused(), graph.recording():
-                for name in names:
-                    path = files_by_module.get(name) or index.modules.get(name) or _file_of(saved.get(name))
-                    if path is None or not path.is_file():
-                        continue
-                    try:
-                        with clock.importing(project.display(str(path)), path):
-                            import_fresh(name, path, project.display, changed=path in changed)
-                    except LoaderError as exc:
-                        import_errors[name] = exc
-                result = project.load(plan.resource_files, get_module)
-            change = result.change(remove={s.display for s in plan.unload})
-            if plan.flags_changed:  # a flag's value may have changed: the file configs again
-                others = [
-                    self._by_display[d] for d in sorted(project.with_file_config)
-                    if d not in change.remove_sources and d not in change.failed and d in self._by_display
-                ]
-                again = reevaluate_file_configs(others, registry, lambda s: sys.modules.get(s.module_name))
-                change.remove_sources |= again.loaded
-                change.add += again.resources
-                change.failed.update(again.failed)
-            # A module that failed stays out of sys.modules, as after a failed import at boot:
-            # the next file that imports it tries again (and fails the same way), never
-            # binding to the old version. The stale resources hold what they need themselves.
-            old = [r for display in change.remove_sources for r in registry.by_source(display)]
-            return change, old, registry.prepare(change)
+            # Runs in a worker thread (the event loop goes on serving) within the time limit,
+            # with the cyclic GC paused as at boot: everything made here lives on.
+            with gc_paused():
+                with graph.recording():
+                    for name in names:
+                        path = files_by_module.get(name) or index.modules.get(name) or _file_of(saved.get(name))
+                        if path is None or not path.is_file():
+                            continue
+                        try:
+                            with clock.importing(partial(project.display, str(path)), path):
+                                import_fresh(name, path, project.display, changed=path in changed)
+                        except LoaderError as exc:
+                            import_errors[name] = exc
+                    result = project.load(plan.resource_files, get_module)
+                change = result.change(remove={s.display for s in plan.unload})
+                if plan.flags_changed:  # a flag's value may have changed: the file configs again
+                    others = [
+                        self._by_display[d] for d in sorted(project.with_file_config)
+                        if d not in change.remove_sources and d not in change.failed and d in self._by_display
+                    ]
+                    again = reevaluate_file_configs(others, registry, lambda s: sys.modules.get(s.module_name))
+                    change.remove_sources |= again.loaded
+                    change.add += again.resources
+                    change.failed.update(again.failed)
+                # A module that failed stays out of sys.modules, as after a failed import at boot:
+                # the next file that imports it tries again (and fails the same way), never
+                # binding to the old version. The stale resources hold what they need themselves.
+                old = [r for display in change.remove_sources for r in registry.by_source(display)]
+                return change, old, registry.prepare(change)
 
         clock = ImportClock()
         try:
             change, old, prepared = await run_limited_async(build, clock, self.limit, project.display)
-            refused = await self.binder.apply(prepared)
+            with gc_paused():  # the route table and instances are long-lived too
+                refused = await self.binder.apply(prepared)
         except BaseException:
             _restore(saved, saved_edges, graph)
             FeatureFlag.restore(saved_flags)
