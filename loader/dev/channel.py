@@ -5,6 +5,7 @@ through environment variables, and carry a request id so an answer is never take
 
 | message | direction | fields |
 |---|---|---|
+| ``child-start`` | parent → child | ``environ`` (the environment to boot with), ``set_aside`` (see :func:`hung_file`) |
 | ``hmr-reload`` | parent → child | ``id``, ``changes`` (``[kind, path]`` pairs) |
 | ``hmr-result`` | child → parent | ``id``, ``ok``, ``report``, ``restart_reason``, ``error``, ``duration_ms``, ``hung`` |
 | ``child-ready`` | child → parent | ``pid``, ``errors`` (boot errors, one line each), ``boot_ms`` |
@@ -20,15 +21,24 @@ from typing import Any, ClassVar, Union
 from loader.errors import ImportTimeoutError
 
 __all__ = [
-    "PROTOCOL_VERSION", "HmrReload", "HmrResult", "ChildReady", "ChildFailed", "Message", "to_wire", "from_wire", "ProtocolError",
+    "PROTOCOL_VERSION", "ChildStart", "HmrReload", "HmrResult", "ChildReady", "ChildFailed", "Message", "to_wire", "from_wire", "ProtocolError",
     "hung_file", "set_aside_errors",
 ]
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 
 
 class ProtocolError(ValueError):
     """A message of an unknown type or version (a parent and child of different loaders)."""
+
+
+@dataclass(frozen=True)
+class ChildStart:
+    """Boot now. A child is started ahead of need (warm: its imports done) and waits for this."""
+
+    type: ClassVar[str] = "child-start"
+    environ: dict[str, str]
+    set_aside: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -78,8 +88,8 @@ def set_aside_errors(hung: dict[str, dict[str, Any]]) -> dict[Path, ImportTimeou
     }
 
 
-Message = Union[HmrReload, HmrResult, ChildReady, ChildFailed]
-_TYPES: dict[str, type[Message]] = {cls.type: cls for cls in (HmrReload, HmrResult, ChildReady, ChildFailed)}
+Message = Union[ChildStart, HmrReload, HmrResult, ChildReady, ChildFailed]
+_TYPES: dict[str, type[Message]] = {cls.type: cls for cls in (ChildStart, HmrReload, HmrResult, ChildReady, ChildFailed)}
 
 
 def to_wire(message: Message) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from loader.dev.channel import (
-    ChildFailed, ChildReady, HmrReload, HmrResult, from_wire, hung_file, set_aside_errors, to_wire,
+    ChildFailed, ChildReady, ChildStart, HmrReload, HmrResult, from_wire, hung_file, set_aside_errors, to_wire,
 )
 from loader.dev.plan import FileChange
 from loader.errors import ImportTimeoutError, LoaderError
@@ -31,22 +31,31 @@ __all__ = ["run_child"]
 log = logging.getLogger("loader.develop")
 
 
-def run_child(
-    project: str, sock: socket.socket, conn: Connection, set_aside: dict[str, dict[str, Any]] | None = None,
-    log_level: str = "warning",
-) -> None:
+def run_child(project: str, sock: socket.socket, conn: Connection, log_level: str = "warning") -> None:
     """Process entry point (must be importable for the spawn context).
 
-    ``set_aside``: files whose import hung in an earlier child (:func:`hung_file`); this one
-    boots without them and lists each as an error.
+    The child is started ahead of need: it imports the server and loader (most of a fresh
+    interpreter's start-up), then waits for ``child-start``, which brings the environment to
+    boot with (the parent's, ``.env`` applied, as read at that moment) and the files set aside
+    (:func:`hung_file`: their import hung in an earlier child; this one boots without them and
+    lists each as an error). A parent that goes away first ends it.
     """
     import uvicorn
 
     from loader.runtime.application import Application
 
+    try:
+        start = from_wire(conn.recv())
+    except (EOFError, OSError):
+        os._exit(0)  # the parent is gone or no longer needs this spare
+    if not isinstance(start, ChildStart):
+        conn.send(to_wire(ChildFailed(f"expected child-start, got {start.type}")))
+        return
+    os.environ.clear()
+    os.environ.update(start.environ)
     started = time.perf_counter()
     try:
-        app = Application(project, set_aside=set_aside_errors(set_aside or {})).boot()
+        app = Application(project, set_aside=set_aside_errors(start.set_aside)).boot()
         app.serve_dev_inspect()
     except ImportTimeoutError as exc:
         conn.send(to_wire(ChildFailed(exc.format(), hung_file(exc))))
