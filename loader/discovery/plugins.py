@@ -26,6 +26,7 @@ from packaging.version import Version
 from loader import hookspecs
 from loader.core.importer import describe_import_failure, is_user_failure
 from loader.errors import LoaderError, PluginLoadError
+from loader.types import shown_relative
 
 __all__ = ["ENTRY_POINT_GROUP", "PluginInfo", "installed_plugins", "loader_version", "new_plugin_manager", "load_plugin"]
 
@@ -171,14 +172,7 @@ def _relative_to_package_parent(module_name: str) -> Callable[[str], str]:
     spec = importlib.util.find_spec(module_name.partition(".")[0])
     locations = list(spec.submodule_search_locations or []) if spec else []
     base = Path(locations[0]).parent if locations else None
-
-    def display(filename: str) -> str:
-        path = Path(filename)
-        if base is not None and path.is_relative_to(base):
-            return path.relative_to(base).as_posix()
-        return filename
-
-    return display
+    return lambda filename: shown_relative(filename, base)
 
 
 def _package_dir(module: ModuleType) -> Path:
