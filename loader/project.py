@@ -31,7 +31,7 @@ from loader.discovery.roots import builtin_root, module_roots, project_root
 from loader.discovery.scan import scan_root
 from loader.errors import ConfigError, ImportTimeoutError, LoaderError, PluginLoadError
 from loader.kinds import ResourceKind, builtin_kinds
-from loader.types import Origin, Root, SourceFile
+from loader.types import Origin, Root, SourceFile, shown_relative
 
 __all__ = ["Project", "load_project"]
 
@@ -103,10 +103,7 @@ class Project:
         for root in self.roots:
             if path.is_relative_to(root.path):
                 return root.display(path)
-        try:
-            return path.relative_to(self.root).as_posix()
-        except ValueError:
-            return filename
+        return shown_relative(filename, self.root)
 
     def inspect_data(self) -> dict[str, Any]:
         """What ``loader inspect --json`` prints (and ``GET /_loader/inspect`` in develop)."""
@@ -145,14 +142,7 @@ def load_project(
         with gc_paused():
             return _load(path, safe_mode, clock, dict(set_aside or {}))
 
-    return run_limited(work, clock, limit, lambda filename: _shown_from(path, filename))
-
-
-def _shown_from(root: Path, filename: str) -> str:
-    try:
-        return Path(filename).relative_to(root).as_posix()
-    except ValueError:
-        return filename
+    return run_limited(work, clock, limit, lambda filename: shown_relative(filename, path))
 
 
 def _load(root: Path, safe_mode: bool | None, clock: ImportClock, set_aside: dict[Path, ImportTimeoutError]) -> Project:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-__all__ = ["SourceLocation", "Origin", "RootKind", "Root", "SourceFile", "Resource", "caller_location"]
+__all__ = ["SourceLocation", "Origin", "RootKind", "Root", "SourceFile", "Resource", "caller_location", "shown_relative"]
 
 RootKind = Literal["builtin", "plugin", "project", "module", "provider"]
 
@@ -27,6 +27,16 @@ class SourceLocation:
         """``"path:line"`` back into its parts; a text without a line is all path."""
         path, sep, line = text.rpartition(":")
         return cls(path, int(line)) if sep and line.isdigit() else cls(text)
+
+
+def shown_relative(path: str | Path, base: Path | None) -> str:
+    """``path`` as messages show it: POSIX and relative to ``base`` when it lies below it, else as given."""
+    if base is not None:
+        try:
+            return Path(path).relative_to(base).as_posix()
+        except ValueError:
+            pass
+    return str(path)
 
 
 def caller_location(depth: int = 2) -> tuple[str | None, int | None, str | None]:
@@ -84,19 +94,11 @@ class Root:
     prefix: str = field(init=False, compare=False, hash=False, repr=False)
 
     def __post_init__(self) -> None:
-        base = self.display_base or self.path.parent
-        try:
-            shown = self.path.relative_to(base).as_posix()
-        except ValueError:
-            shown = str(self.path)
+        shown = shown_relative(self.path, self.display_base or self.path.parent)
         object.__setattr__(self, "prefix", "" if shown == "." else shown + "/")
 
     def display(self, path: Path) -> str:
-        base = self.display_base or self.path.parent
-        try:
-            return path.relative_to(base).as_posix()
-        except ValueError:
-            return str(path)
+        return shown_relative(path, self.display_base or self.path.parent)
 
     def __repr__(self) -> str:
         return f"Root({str(self.origin)!r}, {self.kind}, {str(self.path)!r})"

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from loader.config.models import LoaderConfig
 from loader.core.importer import is_user_failure
+from loader.core.tracebacks import line_in
 from loader.errors import ConfigError, LoaderError
 from loader.types import caller_location
 
@@ -153,7 +154,7 @@ def load_config(root: Path) -> tuple[LoaderConfig, Path | None]:
     except BaseException as exc:  # sys.exit() in the config is the config's error, too
         if not is_user_failure(exc):
             raise
-        line = _traceback_line(exc, str(file))
+        line = line_in(exc.__traceback__, str(file))
         raise ConfigError(f"{CONFIG_FILE} raised {type(exc).__name__}: {exc}", path=CONFIG_FILE, line=line) from exc
     config = namespace.get("config")
     if not isinstance(config, LoaderConfig):
@@ -163,13 +164,3 @@ def load_config(root: Path) -> tuple[LoaderConfig, Path | None]:
             line=1,
         )
     return config, file
-
-
-def _traceback_line(exc: BaseException, filename: str) -> int | None:
-    tb = exc.__traceback__
-    line = None
-    while tb is not None:
-        if tb.tb_frame.f_code.co_filename == filename:
-            line = tb.tb_lineno
-        tb = tb.tb_next
-    return line

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from loader.core.importer import Display, ImportAbandoned, deepest_user_frame_of_stack
+from loader.core.importer import Display, ImportAbandoned
+from loader.core.tracebacks import deepest_user_frame_of_stack
 from loader.errors import ConfigError, ImportTimeoutError
 
 __all__ = ["ImportClock", "ImportAbandoned", "import_timeout", "run_limited", "run_limited_async"]

@@ -17,17 +17,17 @@ import marshal
 import os
 import subprocess
 import sys
-import sysconfig
 from collections.abc import Callable
 from pathlib import Path
-from types import CodeType, FrameType, ModuleType, TracebackType
+from types import CodeType, ModuleType, TracebackType
 
+from loader.core.tracebacks import deepest_user_frame, frames, is_user_file
 from loader.errors import LoaderError, ResourceImportError
 from loader.types import SourceFile
 
 __all__ = [
     "import_source", "import_fresh", "describe_import_failure", "ensure_on_sys_path",
-    "deepest_user_frame_of_stack", "ImportAbandoned", "is_user_failure",
+    "ImportAbandoned", "is_user_failure",
 ]
 
 Display = Callable[[str], str]
@@ -188,53 +188,12 @@ def describe_import_failure(
     """``(path, line, source line)`` of the user code an import failure is about."""
     if isinstance(exc, SyntaxError) and exc.filename:
         return display(exc.filename), exc.lineno, exc.text
-    frame = _deepest_user_frame(exc.__traceback__)
+    frame = deepest_user_frame(exc.__traceback__)
     if frame is None:
         return None, None, None
     filename, line = frame
     linecache.checkcache(filename)  # the file may have been edited since it was last read
     return display(filename), line, linecache.getline(filename, line) or None
-
-
-_LOADER_DIR = str(Path(__file__).resolve().parent.parent) + os.sep
-_STDLIB_DIR = sysconfig.get_paths()["stdlib"] + os.sep
-
-
-def _is_user_file(filename: str) -> bool:
-    # importlib's own frames are "<frozen importlib._bootstrap>"; site-packages and the
-    # stdlib are not user code, unless the plugin itself lives there (then the last frame wins).
-    return not filename.startswith("<") and os.sep + "importlib" + os.sep not in filename
-
-
-def _frames(tb: TracebackType | None) -> list[tuple[str, int, str]]:
-    out = []
-    while tb is not None:
-        code = tb.tb_frame.f_code
-        out.append((code.co_filename, tb.tb_lineno, code.co_name))
-        tb = tb.tb_next
-    return out
-
-
-def deepest_user_frame_of_stack(frame: FrameType | None) -> tuple[str, int] | None:
-    """``(filename, line)`` of the innermost project or plugin frame of a running stack (a hung
-    import), or None when it is in no such frame (waiting on a lock, say)."""
-    while frame is not None:
-        filename = frame.f_code.co_filename
-        if _is_user_file(filename) and not filename.startswith((_LOADER_DIR, _STDLIB_DIR)):
-            return filename, frame.f_lineno
-        frame = frame.f_back
-    return None
-
-
-def _deepest_user_frame(tb: TracebackType | None) -> tuple[str, int] | None:
-    return _pick_user_frame(_frames(tb))
-
-
-def _pick_user_frame(outermost_first: list[tuple[str, int, str]]) -> tuple[str, int] | None:
-    frames = [(f, n) for f, n, _ in outermost_first if _is_user_file(f)]
-    outside_loader = [(f, n) for f, n in frames if not f.startswith(_LOADER_DIR)]
-    chosen = outside_loader or frames
-    return chosen[-1] if chosen else None
 
 
 def _is_circular(exc: BaseException) -> bool:
@@ -245,5 +204,5 @@ def _is_circular(exc: BaseException) -> bool:
 
 
 def _cycle(tb: TracebackType | None, display: Display) -> str:
-    steps = [f"{display(f)}:{n}" for f, n, name in _frames(tb) if name == "<module>" and _is_user_file(f)]
+    steps = [f"{display(f)}:{n}" for f, n, name in frames(tb) if name == "<module>" and is_user_file(f)]
     return " -> ".join(steps) + " -> back to a module still being initialized" if steps else "between project files"

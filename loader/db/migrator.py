@@ -8,17 +8,16 @@ the row that records it, so a migration is either applied and recorded, or neith
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from types import TracebackType
 from typing import Any
 
 from sqlalchemy import Engine, delete, insert, select
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
+from loader.core.tracebacks import line_in
 from loader.db.engine import database_url, display_url, lock_timeout, make_engine
 from loader.errors import MigrationError
 from loader.db.lock import migration_lock
@@ -200,22 +199,12 @@ def failure(what: str, resource: Resource, step: str, exc: BaseException) -> Mig
     """
     if isinstance(exc, MigrationError):
         return exc
-    line = _line_in(exc.__traceback__, str(resource.source.path)) or resource.line
+    line = line_in(exc.__traceback__, str(resource.source.path)) or resource.line
     return MigrationError(
         f"{what} {resource.id} failed in {step}() and was rolled back, nothing recorded: {type(exc).__name__}: {_first_line(exc)}",
         path=resource.source.display,
         line=line,
     )
-
-
-def _line_in(tb: TracebackType | None, path: str) -> int | None:
-    wanted = os.path.realpath(path)
-    line = None
-    while tb is not None:
-        if os.path.realpath(tb.tb_frame.f_code.co_filename) == wanted:
-            line = tb.tb_lineno
-        tb = tb.tb_next
-    return line
 
 
 def _first_line(exc: BaseException) -> str:

@@ -31,7 +31,7 @@ from typing import Literal
 from loader.core.import_graph import ImportGraph
 from loader.discovery.scan import module_name_of, source_for
 from loader.kinds.base import ResourceKind
-from loader.types import Root, SourceFile
+from loader.types import Root, SourceFile, shown_relative
 
 __all__ = ["FileChange", "ProjectIndex", "ReloadPlan", "plan_reload", "RESTART_FILES"]
 
@@ -76,10 +76,7 @@ class ProjectIndex:
         root = self.root_of(path)
         if root is not None:
             return root.display(path)
-        try:
-            return path.relative_to(self.root).as_posix()
-        except ValueError:
-            return str(path)
+        return shown_relative(path, self.root)
 
     def root_of(self, path: Path) -> Root | None:
         """The deepest root holding ``path`` (a module folder inside ``src/`` wins)."""

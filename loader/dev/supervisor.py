@@ -36,6 +36,7 @@ from loader.dev.doorbell import open_doorbell
 from loader.dev.plan import FileChange
 from loader.dev.settings import DevSettings, read_settings
 from loader.dev.watcher import ProjectFilter, to_file_changes
+from loader.types import shown_relative
 
 __all__ = ["Supervisor"]
 
@@ -163,7 +164,7 @@ class Supervisor:
         self.set_aside[hung["source"]] = hung
         where = f"{hung['path']}:{hung['line']}" if hung.get("line") else hung["path"]
         self.echo(f"error: {where}: {hung['message']}")
-        self.echo(f"set aside {_shown(Path(hung['source']), self.project)} (save it to retry); restarting without it")
+        self.echo(f"set aside {shown_relative(Path(hung['source']), self.project)} (save it to retry); restarting without it")
 
     def stop_child(self, *, kill: bool = False) -> None:
         child, self._child = self._child, None
@@ -256,10 +257,10 @@ class Supervisor:
         if any(c.path.name == "pyproject.toml" for c in changes):  # dependencies may have changed
             self.discard_spare()
         if self._child is None or not self._child.is_alive() or self._conn is None:
-            self.restart(f"{_shown(changes[0].path, self.project)} changed" if self._boot_failed else "the server was not running")
+            self.restart(f"{shown_relative(changes[0].path, self.project)} changed" if self._boot_failed else "the server was not running")
             return
         if not self.hot_reload:
-            shown = ", ".join(_shown(c.path, self.project) for c in changes[:3]) + (" …" if len(changes) > 3 else "")
+            shown = ", ".join(shown_relative(c.path, self.project) for c in changes[:3]) + (" …" if len(changes) > 3 else "")
             self.restart(f"{shown} changed (backend_hmr is off)")
             return
         request = HmrReload(next(self._ids), [(c.kind, str(c.path)) for c in changes])
@@ -319,10 +320,3 @@ def _relevant(change: FileChange) -> bool:
     if change.kind == "deleted" and not path.suffix:
         return True
     return path.suffix == ".py" or path.name.startswith(".env") or path.name == "pyproject.toml"
-
-
-def _shown(path: Path, project: Path) -> str:
-    try:
-        return path.relative_to(project).as_posix()
-    except ValueError:
-        return str(path)

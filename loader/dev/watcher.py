@@ -9,7 +9,6 @@ site-packages and changes only when reinstalled, which restarts anyway).
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import sys
 from collections.abc import Iterable
@@ -19,7 +18,7 @@ from watchfiles import Change, DefaultFilter
 
 from loader.config.models import LoaderConfig
 from loader.dev.plan import FileChange
-from loader.discovery.plugins import installed_plugins
+from loader.discovery.plugins import installed_plugins, package_folder
 
 __all__ = ["ProjectFilter", "watch_paths", "to_file_changes"]
 
@@ -72,12 +71,8 @@ def watch_paths(project_root: Path, config: LoaderConfig) -> list[Path]:
         if plugin.name not in wanted and plugin.distribution not in wanted:
             continue
         entry = plugin._entry
-        spec = importlib.util.find_spec(entry.module.partition(".")[0]) if entry is not None else None
-        locations = list(spec.submodule_search_locations or []) if spec else []
-        if not locations:
-            continue
-        folder = Path(locations[0])
-        if "site-packages" in folder.parts or folder.is_relative_to(project_root):
+        folder = package_folder(entry.module.partition(".")[0]) if entry is not None else None
+        if folder is None or "site-packages" in folder.parts or folder.is_relative_to(project_root):
             continue
         paths.append(folder.parent)
     return paths

@@ -26,8 +26,9 @@ from packaging.version import Version
 from loader import hookspecs
 from loader.core.importer import describe_import_failure, is_user_failure
 from loader.errors import LoaderError, PluginLoadError
+from loader.types import shown_relative
 
-__all__ = ["ENTRY_POINT_GROUP", "PluginInfo", "installed_plugins", "loader_version", "new_plugin_manager", "load_plugin"]
+__all__ = ["ENTRY_POINT_GROUP", "PluginInfo", "installed_plugins", "package_folder", "loader_version", "new_plugin_manager", "load_plugin"]
 
 ENTRY_POINT_GROUP = "loader.plugins"
 
@@ -166,19 +167,25 @@ def load_plugin(info: PluginInfo, pm: pluggy.PluginManager) -> ModuleType:
     return module
 
 
+def package_folder(name: str) -> Path | None:
+    """The folder of the package ``name`` from its import spec, or None when it is not a package.
+
+    Nothing is imported for a top-level name (a plugin's package): the watcher and error
+    messages find a plugin's folder without running its code.
+    """
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return None
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    return Path(locations[0]) if locations else None
+
+
 def _relative_to_package_parent(module_name: str) -> Callable[[str], str]:
     """Show a plugin's files as ``loader_plugin_x/__init__.py``, like every other path."""
-    spec = importlib.util.find_spec(module_name.partition(".")[0])
-    locations = list(spec.submodule_search_locations or []) if spec else []
-    base = Path(locations[0]).parent if locations else None
-
-    def display(filename: str) -> str:
-        path = Path(filename)
-        if base is not None and path.is_relative_to(base):
-            return path.relative_to(base).as_posix()
-        return filename
-
-    return display
+    folder = package_folder(module_name.partition(".")[0])
+    base = folder.parent if folder is not None else None
+    return lambda filename: shown_relative(filename, base)
 
 
 def _package_dir(module: ModuleType) -> Path:

@@ -7,13 +7,13 @@ adds options, external modules (``resolve``) and providers.
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import Any
 
 import loader.builtin
 from loader.config.loading import CONFIG_FILE, locate_config_line
 from loader.config.models import LoaderConfig, ModuleConfig
+from loader.discovery.plugins import package_folder
 from loader.discovery.scan import module_folders
 from loader.errors import ConfigError, LoaderError
 from loader.types import Origin, Root
@@ -127,10 +127,5 @@ def _resolve_folder(project: Path, resolve: str) -> tuple[Path, str] | None:
         if path.is_relative_to(project):
             return path, ".".join(path.relative_to(project).parts)
         return None
-    try:
-        spec = importlib.util.find_spec(resolve)
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(list(spec.submodule_search_locations)[0]), resolve
+    folder = package_folder(resolve)
+    return (folder, resolve) if folder is not None else None
