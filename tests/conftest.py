@@ -13,7 +13,6 @@ import pytest
 
 from loader import FeatureFlag
 
-FIXTURES = Path(__file__).parent / "fixtures"
 REPO = Path(__file__).parent.parent
 
 ProjectFactory = Callable[..., Path]
@@ -50,18 +49,6 @@ def make_project(tmp_path: Path) -> ProjectFactory:
         return root
 
     return make
-
-
-@pytest.fixture
-def fixture_project(tmp_path: Path) -> Callable[[str], Path]:
-    """A copy of ``tests/fixtures/<name>`` in a temp folder."""
-
-    def copy(name: str) -> Path:
-        target = tmp_path / name
-        shutil.copytree(FIXTURES / name, target)
-        return target
-
-    return copy
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from loader.dev.channel import (
-    ChildFailed, ChildReady, ChildStart, HmrReload, HmrResult, from_wire, hung_file, set_aside_errors, to_wire,
+    ChildFailed, ChildReady, ChildStart, HmrReload, HmrResult, ProtocolError, from_wire, hung_file, set_aside_errors, to_wire,
 )
 from loader.dev.plan import FileChange
 from loader.errors import ImportTimeoutError, LoaderError
@@ -48,6 +48,9 @@ def run_child(project: str, sock: socket.socket, conn: Connection, log_level: st
         start = from_wire(conn.recv())
     except (EOFError, OSError):
         os._exit(0)  # the parent is gone or no longer needs this spare
+    except ProtocolError as exc:
+        conn.send(to_wire(ChildFailed(str(exc))))
+        return
     if not isinstance(start, ChildStart):
         conn.send(to_wire(ChildFailed(f"expected child-start, got {start.type}")))
         return
@@ -98,6 +101,8 @@ def _listen(conn: Connection, app: Any, loop: asyncio.AbstractEventLoop, server:
         except (EOFError, OSError):  # the parent is gone: stop serving
             server.should_exit = True
             return
+        except ProtocolError:  # not for this child: the parent times out and restarts it
+            continue
         if not isinstance(message, HmrReload):
             continue
         changes = [FileChange(kind, Path(path)) for kind, path in message.changes]  # type: ignore[arg-type]

@@ -33,10 +33,9 @@ from loader.discovery.scan import module_name_of, source_for
 from loader.kinds.base import ResourceKind
 from loader.types import Root, SourceFile, shown_relative
 
-__all__ = ["FileChange", "ProjectIndex", "ReloadPlan", "plan_reload", "RESTART_FILES"]
+__all__ = ["FileChange", "ProjectIndex", "ReloadPlan", "plan_reload"]
 
 ChangeKind = Literal["added", "modified", "deleted"]
-RESTART_FILES = ("loader_config.py", "pyproject.toml")
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,7 +30,7 @@ import watchfiles
 from watchfiles import Change
 from watchfiles._rust_notify import RustNotify  # watchfiles' documented Rust backend
 
-from loader.dev.channel import ChildFailed, ChildReady, ChildStart, HmrReload, HmrResult, Message, from_wire, to_wire
+from loader.dev.channel import ChildFailed, ChildReady, ChildStart, HmrReload, HmrResult, Message, ProtocolError, from_wire, to_wire
 from loader.dev.child import run_child
 from loader.dev.doorbell import open_doorbell
 from loader.dev.plan import FileChange
@@ -77,7 +77,6 @@ class Supervisor:
         self._spare: tuple[BaseProcess, Connection] | None = None
         self.warm_spare = warm_spare
         self.stop_event = threading.Event()
-        self.restarts = 0
         self._boot_failed = False
         self._early_exits = 0
         #: Files whose import hung (absolute path → what the child reported): the next child
@@ -187,7 +186,6 @@ class Supervisor:
 
     def restart(self, reason: str, *, kill: bool = False) -> None:
         self.echo(f"restarting: {reason}")
-        self.restarts += 1
         self.stop_child(kill=kill)
         self.settings = self._read_settings(self.settings)  # .env or config may have changed
         self.start_child()
@@ -297,6 +295,9 @@ class Supervisor:
             try:
                 message = from_wire(self._conn.recv())
             except (EOFError, OSError):
+                return None
+            except ProtocolError as exc:  # a child of another loader version: treat it as gone
+                self.echo(f"error: the server child sent what this loader cannot read ({exc}); restarting it")
                 return None
             if expect is None or (isinstance(message, HmrResult) and message.id == expect):
                 return message
