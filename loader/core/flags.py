@@ -16,7 +16,7 @@ from typing import Any, Literal
 from loader.errors import FeatureFlagError
 from loader.types import caller_location
 
-__all__ = ["FlagSettings", "FlagValue", "FlagRouter", "FeatureFlag", "parse_flag_env", "SOURCES"]
+__all__ = ["FlagSettings", "FlagValue", "FlagRouter", "FeatureFlag", "is_on", "parse_flag_env", "resolve_flag", "SOURCES"]
 
 FlagSource = Literal["env", "config", "default"]
 SOURCES: tuple[FlagSource, ...] = ("env", "config", "default")
@@ -122,29 +122,13 @@ class FlagRouter:
                 line=settings.line,
             )
         try:
-            value = self._resolve(settings, config_flags or {}, os.environ if environ is None else environ, where)
+            value = resolve_flag(settings, config_flags or {}, os.environ if environ is None else environ, where)
         except FeatureFlagError as exc:
             exc.path, exc.line = display_path or settings.path, settings.line
             raise
         self._settings[settings.key] = settings
         self._values[settings.key] = value
         return value
-
-    def _resolve(
-        self, settings: FlagSettings, config_flags: Mapping[str, Any], environ: Mapping[str, str], where: str
-    ) -> FlagValue:
-        def make(value: bool | dict[str, bool], source: FlagSource) -> FlagValue:
-            return FlagValue(settings.key, value, source, settings.env_key, settings.description, where)
-
-        for source in SOURCES:
-            if source == "env" and settings.env_key and settings.env_key in environ:
-                try:
-                    return make(parse_flag_env(settings.env_key, environ[settings.env_key]), "env")
-                except FeatureFlagError as exc:
-                    raise FeatureFlagError(f"flag {settings.key!r}: {exc.message}") from None
-            if source == "config" and settings.key in config_flags:
-                return make(config_flags[settings.key], "config")
-        return make(bool(settings.default_val), "default")
 
     def set_config_only(self, key: str, value: bool | dict[str, bool]) -> None:
         """A config ``feature_flags`` key no ``FlagSettings`` declares still has its value."""
@@ -207,6 +191,37 @@ class FlagRouter:
     def __repr__(self) -> str:
         on = [v.key for v in self.list() if _truthy(v.value)]
         return f"<FeatureFlag {len(self._values)} flags, on={on}>"
+
+
+def resolve_flag(
+    settings: FlagSettings, config_flags: Mapping[str, Any], environ: Mapping[str, str], where: str = ""
+) -> FlagValue:
+    """A flag's value and where it came from: its env variable > config ``feature_flags`` > default.
+
+    The one precedence rule, used by the registry and by ``loader develop``'s parent (which
+    reads ``backend_hmr`` without booting the project).
+
+    Raises:
+        FeatureFlagError: the env value is not a boolean.
+    """
+
+    def make(value: bool | dict[str, bool], source: FlagSource) -> FlagValue:
+        return FlagValue(settings.key, value, source, settings.env_key, settings.description, where)
+
+    for source in SOURCES:
+        if source == "env" and settings.env_key and settings.env_key in environ:
+            try:
+                return make(parse_flag_env(settings.env_key, environ[settings.env_key]), "env")
+            except FeatureFlagError as exc:
+                raise FeatureFlagError(f"flag {settings.key!r}: {exc.message}") from None
+        if source == "config" and settings.key in config_flags:
+            return make(config_flags[settings.key], "config")
+    return make(bool(settings.default_val), "default")
+
+
+def is_on(value: bool | Mapping[str, bool]) -> bool:
+    """Whether a flag value is on (a per-environment mapping: on anywhere)."""
+    return _truthy(value)
 
 
 def _truthy(value: bool | Mapping[str, bool]) -> bool:

@@ -13,13 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from loader.config.loading import load_config, load_env
-from loader.core.flags import parse_flag_env
+from loader.core.flags import is_on, resolve_flag
 from loader.dev.watcher import watch_paths
 from loader.errors import LoaderError
 
 __all__ = ["DevSettings", "read_settings"]
 
-HMR_FLAG = "backend_hmr"
 
 
 @dataclass
@@ -42,11 +41,9 @@ def read_settings(project: Path, previous: DevSettings | None = None) -> DevSett
         config, _ = load_config(project)
     except LoaderError as exc:
         return DevSettings(bool(default.default_val), "default", [project], exc, env_added)
+    watch = watch_paths(project, config)
     try:
-        if default.env_key in os.environ:
-            return DevSettings(parse_flag_env(default.env_key, os.environ[default.env_key]), "env", watch_paths(project, config), None, env_added)
+        value = resolve_flag(default, config.feature_flags, os.environ)  # env > config > default, as every flag
     except LoaderError as exc:
-        return DevSettings(bool(default.default_val), "default", watch_paths(project, config), exc, env_added)
-    if HMR_FLAG in config.feature_flags:
-        return DevSettings(bool(config.feature_flags[HMR_FLAG]), "config", watch_paths(project, config), None, env_added)
-    return DevSettings(bool(default.default_val), "default", watch_paths(project, config), None, env_added)
+        return DevSettings(bool(default.default_val), "default", watch, exc, env_added)
+    return DevSettings(is_on(value.value), value.source, watch, None, env_added)
