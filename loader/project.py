@@ -7,7 +7,6 @@ errors and everything else still loads; only an unreadable config stops the boot
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 
 import pluggy
 
+from loader.config.env import env_bool
 from loader.config.loading import CONFIG_FILE, is_project, load_config, load_env, locate_config_line
 from loader.config.models import LoaderConfig
 from loader.core.flags import FeatureFlag, FlagRouter
@@ -152,7 +152,7 @@ def _load(root: Path, safe_mode: bool | None, clock: ImportClock, set_aside: dic
     ensure_on_sys_path(root)
     FeatureFlag.clear()
     if safe_mode is None:
-        safe_mode = os.environ.get("LOADER_SAFE_MODE", "").strip().lower() in {"1", "true", "yes", "on"}
+        safe_mode = env_bool("LOADER_SAFE_MODE")
 
     errors: list[LoaderError] = []
     pm = new_plugin_manager()

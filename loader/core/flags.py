@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from loader.config.env import BOOL_WORDS, parse_bool
 from loader.errors import FeatureFlagError
 from loader.types import caller_location
 
@@ -21,21 +22,14 @@ __all__ = ["FlagSettings", "FlagValue", "FlagRouter", "FeatureFlag", "is_on", "p
 FlagSource = Literal["env", "config", "default"]
 SOURCES: tuple[FlagSource, ...] = ("env", "config", "default")
 
-_TRUE = {"true", "1", "yes", "on"}
-_FALSE = {"false", "0", "no", "off"}
 
 
 def parse_flag_env(name: str, raw: str) -> bool:
     """Parse an environment value strictly; anything but the known words is an error."""
-    word = raw.strip().lower()
-    if word in _TRUE:
-        return True
-    if word in _FALSE:
-        return False
-    raise FeatureFlagError(
-        f"environment variable {name}={raw!r} is not a boolean; "
-        "expected one of true/false, 1/0, yes/no, on/off (any case)"
-    )
+    value = parse_bool(raw)
+    if value is None:
+        raise FeatureFlagError(f"environment variable {name}={raw!r} is not a boolean; expected one of {BOOL_WORDS}")
+    return value
 
 
 class FlagSettings:

@@ -18,7 +18,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +26,8 @@ from typing import TypeVar
 
 from loader.core.importer import Display, ImportAbandoned
 from loader.core.tracebacks import deepest_user_frame_of_stack
-from loader.errors import ConfigError, ImportTimeoutError
+from loader.config.env import env_seconds
+from loader.errors import ImportTimeoutError
 
 __all__ = ["ImportClock", "ImportAbandoned", "import_timeout", "run_limited", "run_limited_async"]
 
@@ -37,22 +38,13 @@ _TICK = 0.05  # how often the caller looks at the clock; it costs nothing when i
 
 
 
-def import_timeout(environ: dict[str, str] | None = None) -> float:
+def import_timeout(environ: Mapping[str, str] | None = None) -> float:
     """The limit in seconds from ``LOADER_IMPORT_TIMEOUT`` (0: no limit).
 
     Raises:
         ConfigError: the value is not a number of seconds >= 0.
     """
-    raw = (os.environ if environ is None else environ).get("LOADER_IMPORT_TIMEOUT", "").strip()
-    if not raw:
-        return DEFAULT_IMPORT_TIMEOUT
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not (value >= 0 and value != float("inf")):
-        raise ConfigError(f"LOADER_IMPORT_TIMEOUT={raw!r}: expected a number of seconds >= 0 (0 turns the limit off)")
-    return value
+    return env_seconds("LOADER_IMPORT_TIMEOUT", DEFAULT_IMPORT_TIMEOUT, environ, zero="0 turns the limit off")
 
 
 @dataclass(frozen=True)

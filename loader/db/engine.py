@@ -7,13 +7,13 @@ Precedence, first wins: the ``LOADER_DATABASE_URL`` environment variable, then
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 
+from loader.config.env import env_seconds, env_str
 from loader.project import Project
 
 __all__ = ["DATABASE_URL_ENV", "database_url", "make_engine", "sqlite_file", "display_url", "lock_timeout"]
@@ -29,7 +29,7 @@ def database_url(project: Project) -> URL:
     ``postgresql://`` and ``postgres://`` URLs get the psycopg 3 driver; a relative SQLite
     path is read from the project folder, not from wherever the command was started.
     """
-    text = os.environ.get(DATABASE_URL_ENV) or project.config.project.database_url
+    text = env_str(DATABASE_URL_ENV) or project.config.project.database_url
     if not text:
         return make_url(f"sqlite:///{project.root / '.loader' / 'loader.db'}")
     url = make_url(text)
@@ -56,13 +56,7 @@ def display_url(url: URL) -> str:
 
 def lock_timeout() -> float:
     """Seconds a ``migrate`` waits for another one to finish (env ``LOADER_MIGRATION_LOCK_TIMEOUT``)."""
-    raw = os.environ.get(LOCK_TIMEOUT_ENV, "")
-    try:
-        return float(raw) if raw.strip() else DEFAULT_LOCK_TIMEOUT
-    except ValueError:
-        from loader.errors import ConfigError
-
-        raise ConfigError(f"{LOCK_TIMEOUT_ENV}={raw!r} is not a number of seconds") from None
+    return env_seconds(LOCK_TIMEOUT_ENV, DEFAULT_LOCK_TIMEOUT)
 
 
 def make_engine(url: URL, *, create: bool = True) -> Engine:
