@@ -17,7 +17,7 @@ from rich.table import Table
 
 from loader.discovery.plugins import installed_plugins, loader_version
 from loader.cli_output import clean_errors, err, out
-from loader.errors import LoaderError
+from loader.errors import LoaderError, one_line_warnings
 from loader.project import Project, load_project
 
 __all__ = ["main", "cli"]
@@ -26,6 +26,7 @@ __all__ = ["main", "cli"]
 @click.version_option(loader_version(), prog_name="loader")
 def cli() -> None:
     """loader: turn a project folder and plugins into a running backend."""
+    one_line_warnings()
 
 
 project_argument = click.argument("project", default=".", type=click.Path(file_okay=False, path_type=Path))

@@ -24,7 +24,7 @@ from loader.dev.channel import (
     ChildFailed, ChildReady, HmrReload, HmrResult, from_wire, hung_file, set_aside_errors, to_wire,
 )
 from loader.dev.plan import FileChange
-from loader.errors import ImportTimeoutError, LoaderError
+from loader.errors import ImportTimeoutError, LoaderError, one_line_warnings
 
 __all__ = ["run_child"]
 
@@ -44,6 +44,7 @@ def run_child(
 
     from loader.runtime.application import Application
 
+    one_line_warnings()  # a spawned process: the parent's warning format is not inherited
     started = time.perf_counter()
     try:
         app = Application(project, set_aside=set_aside_errors(set_aside or {})).boot()
