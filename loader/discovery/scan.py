@@ -12,6 +12,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from loader.core.importer import module_segment
 from loader.errors import warn
 from loader.kinds.base import ResourceKind
 from loader.types import Root, SourceFile
@@ -38,10 +39,12 @@ def is_scanned_name(name: str) -> bool:
 
 
 def module_name_of(root: Root, relpath: str) -> str:
+    """The dotted name a file of ``root`` imports under; odd folder names are encoded
+    (:func:`~loader.core.importer.module_segment`: ``api/v1.0/ping/route.py`` imports)."""
     parts = relpath.removesuffix(".py").split("/")
     if parts[-1] == "__init__":
         parts.pop()
-    return ".".join([root.package, *parts]) if parts else root.package
+    return ".".join([root.package, *map(module_segment, parts)]) if parts else root.package
 
 
 def scan_root(root: Root, kinds: Sequence[ResourceKind]) -> list[SourceFile]:
