@@ -17,7 +17,7 @@ from rich.table import Table
 
 from loader.discovery.plugins import installed_plugins, loader_version
 from loader.cli_output import clean_errors, err, out
-from loader.errors import LoaderError
+from loader.errors import LoaderError, one_line_warnings
 from loader.project import Project, load_project
 
 __all__ = ["main", "cli"]
@@ -26,6 +26,7 @@ __all__ = ["main", "cli"]
 @click.version_option(loader_version(), prog_name="loader")
 def cli() -> None:
     """loader: turn a project folder and plugins into a running backend."""
+    one_line_warnings()
 
 
 project_argument = click.argument("project", default=".", type=click.Path(file_okay=False, path_type=Path))
@@ -68,6 +69,8 @@ def start(project: Path, host: str | None, port: int | None, grace: float, allow
         sys.exit(1)
     if not allow_pending_migrations:
         check_migrations(app.project)  # a MigrationError names what is pending and the command to run
+    if app.project.safe_mode:
+        out.print(f"loader: {_safe_mode_note(app.project)}", markup=False)
     http = app.project.config.project.http
     host, port = host or http.host, port or http.port
     snapshot = app.registry.snapshot()
@@ -119,7 +122,14 @@ def plugins(project: Path | None, as_json: bool) -> None:
     out.print(_plugin_table(found))
 
 
+def _safe_mode_note(project: Project) -> str:
+    listed = len(project.config.plugins)
+    return f"safe mode (LOADER_SAFE_MODE): no plugin loaded ({listed} listed in loader_config.py not loaded)"
+
+
 def _print_inspect(project: Project) -> None:
+    if project.safe_mode:
+        out.print(_safe_mode_note(project), markup=False)
     resources = Table(title=f"Resources of {project.root}", title_justify="left", expand=False)
     for column in ("kind", "id", "source", "origin"):
         resources.add_column(column, no_wrap=True)

@@ -7,7 +7,10 @@ place it is about (``path`` and ``line``), so the CLI can print one line,
 
 from __future__ import annotations
 
+import sys
+import warnings
 from pathlib import Path
+from typing import TextIO
 
 __all__ = [
     "LoaderError",
@@ -22,6 +25,8 @@ __all__ = [
     "MigrationError",
     "ReloadError",
     "LoaderWarning",
+    "warn",
+    "one_line_warnings",
 ]
 
 
@@ -136,7 +141,60 @@ class ReloadError(LoaderError):
 
 
 class LoaderWarning(UserWarning):
-    """Base class of the warnings loader emits (things that work, but probably not as meant)."""
+    """Base class of the warnings loader emits (things that work, but probably not as meant).
+
+    Like :class:`LoaderError` it carries its place: ``str()`` is ``path:line: message``.
+
+    Attributes:
+        message: What was noticed and what loader did about it, without the location.
+        path: The file or folder it is about (relative to the project), if any.
+        line: The 1-based line in ``path``, if known.
+    """
+
+    def __init__(self, message: str = "", *, path: str | Path | None = None, line: int | None = None) -> None:
+        self.message = message
+        self.path = str(path) if path is not None else None
+        self.line = line
+        super().__init__(message)
+
+    @property
+    def location(self) -> str | None:
+        if self.path is None:
+            return None
+        return f"{self.path}:{self.line}" if self.line else self.path
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.message}" if self.location else self.message
+
+
+def warn(message: str, *, path: str | Path | None = None, line: int | None = None) -> None:
+    """Emit a :class:`LoaderWarning` about ``path:line`` (shown once per message and process)."""
+    warnings.warn(LoaderWarning(message, path=path, line=line), stacklevel=2)
+
+
+def one_line_warnings() -> None:
+    """Show each :class:`LoaderWarning` as one line, ``warning: path:line: message``, on stderr.
+
+    The CLI and the ``loader develop`` child call this: Python's own format adds the place in
+    loader's code that warned and that line's text, which tell a user nothing. Other warnings
+    keep Python's format.
+    """
+    shown = warnings.showwarning
+    if getattr(shown, "_loader_one_line", False):
+        return
+
+    def show(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+             file: TextIO | None = None, line: str | None = None) -> None:
+        if not issubclass(category, LoaderWarning):
+            return shown(message, category, filename, lineno, file, line)
+        stream = file if file is not None else sys.stderr
+        try:
+            stream.write(f"warning: {message}\n")
+        except (OSError, ValueError):  # a closed stderr must not turn a warning into a crash
+            pass
+
+    setattr(show, "_loader_one_line", True)
+    warnings.showwarning = show
 
 
 for _cls in (

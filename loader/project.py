@@ -58,6 +58,8 @@ class Project:
     #: Display paths of the files set aside because their import hung (``loader develop``):
     #: listed as errors, retried only when saved again.
     set_aside: set[str] = field(default_factory=set)
+    #: Loaded with ``LOADER_SAFE_MODE=1`` (or ``safe_mode=True``): no plugin was loaded.
+    safe_mode: bool = False
     _tracked_cache: tuple[frozenset[str], tuple[str, ...]] | None = field(default=None, repr=False)
 
     def is_tracked(self, module_name: str) -> bool:
@@ -109,6 +111,7 @@ class Project:
         """What ``loader inspect --json`` prints (and ``GET /_loader/inspect`` in develop)."""
         return {
             "project": str(self.root),
+            "safe_mode": self.safe_mode,
             "resources": [self.registry.describe(r) for r in self.registry.list()],
             "flags": [f.to_dict() for f in self.flags.list()],
             "plugins": [p.to_dict() for p in self.plugins],
@@ -173,7 +176,7 @@ def _load(root: Path, safe_mode: bool | None, clock: ImportClock, set_aside: dic
         policies={k.name: k.conflict_policy for k in kinds},
         load_order={str(r.origin): i for i, r in enumerate(roots)},
     )
-    project = Project(root, config, config_path, registry, plugins, pm, kinds, roots, files, env_added=env_added)
+    project = Project(root, config, config_path, registry, plugins, pm, kinds, roots, files, env_added=env_added, safe_mode=safe_mode)
     project.import_graph = ImportGraph(project.is_tracked)
     rank = {k.name: i for i, k in enumerate(kinds)}
     ordered = sorted(files, key=lambda f: rank[f.kind])  # stable: roots, then paths, within a kind
@@ -205,7 +208,10 @@ def _enable_plugins(
     config: LoaderConfig, config_path: Path | None, pm: pluggy.PluginManager, safe_mode: bool, errors: list[LoaderError],
     clock: ImportClock,
 ) -> tuple[list[PluginInfo] | None, list[Root]]:
-    if not config.plugins:
+    if not config.plugins or safe_mode:
+        # Safe mode is for telling whether a plugin is the problem: nothing of any plugin runs,
+        # not even a path plugin's folder goes on sys.path (its croniter.py would shadow the
+        # real one), and a listed plugin that is missing is no error.
         return None, []  # listed lazily by Project.plugins: reading metadata costs ~10 ms
     plugins = installed_plugins()
     roots: list[Root] = []
@@ -230,8 +236,6 @@ def _enable_plugins(
             continue
         info = matches[0]
         info.options = entry.options
-        if safe_mode:
-            continue
         try:
             with clock.importing(f"plugin {info.name}", info.root or Path(info.name)):
                 module = load_plugin(info, pm)

@@ -39,6 +39,17 @@ def test_inspect_human_table_and_nonzero_exit_on_errors(make_project) -> None:
     assert "Traceback" not in result.stderr
 
 
+def test_inspect_names_an_out_of_range_job_interval(make_project) -> None:
+    root = make_project({
+        "src/api/ok/route.py": ROUTE,
+        "src/jobs/spin.py": "from loader import job\n\n@job(name='spin', schedule=float('inf'))\nasync def spin(container):\n    pass\n",
+    })
+    result = run("inspect", str(root))
+    assert result.returncode == 1 and "GET /ok" in result.stdout
+    assert "src/jobs/spin.py:3: job 'spin': interval inf is not a finite number of seconds" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_inspect_defaults_to_the_current_folder(make_project) -> None:
     root = make_project({"src/api/ok/route.py": ROUTE})
     result = run("inspect", "--json", cwd=root)

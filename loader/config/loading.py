@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 import runpy
 from collections.abc import MutableMapping
 from pathlib import Path
@@ -20,7 +21,7 @@ from pydantic import ValidationError
 from loader.config.models import LoaderConfig
 from loader.core.importer import is_user_failure
 from loader.core.tracebacks import line_in
-from loader.errors import ConfigError, LoaderError
+from loader.errors import ConfigError, LoaderError, warn
 from loader.types import caller_location
 
 __all__ = ["CONFIG_FILE", "define_config", "load_config", "load_env", "is_project", "locate_config_line"]
@@ -128,11 +129,31 @@ def load_env(root: Path, environ: MutableMapping[str, str] | None = None) -> dic
         if not file.is_file():
             continue
         for key, value in dotenv_values(file).items():
+            if key.startswith(_INTERPRETER_PREFIX):
+                # PYTHONPATH, PYTHONSTARTUP, PYTHONHOME...: in the environment they would run code
+                # in (or change the start of) every interpreter loader starts, the develop
+                # child first, and any subprocess of the app. Ignored everywhere, said once.
+                warn(f"{key} ignored: a .env file cannot change how the Python interpreter starts; "
+                     "set it in the shell if you mean it", path=name, line=_line_of_key(file, key))
+                continue
             if value is None or key in env:
                 continue
             env[key] = value
             added[key] = name
     return added
+
+
+_INTERPRETER_PREFIX = "PYTHON"
+
+
+def _line_of_key(file: Path, key: str) -> int | None:
+    """The 1-based line of ``file`` that sets ``key`` (the last one: python-dotenv keeps it)."""
+    pattern = re.compile(rf"^\s*(?:export\s+)?{re.escape(key)}\s*=")
+    found = None
+    for number, text in enumerate(file.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+        if pattern.match(text):
+            found = number
+    return found
 
 
 def load_config(root: Path) -> tuple[LoaderConfig, Path | None]:

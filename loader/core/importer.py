@@ -2,6 +2,9 @@
 
 Files import under their dotted name (``src.api.store.hello.route``) through the normal
 import system, so a file that another file imported first is the same module object.
+A folder or file name that is not a valid module name segment (``v1.0``: a dot would split it)
+is spelled with ``.`` and ``%`` percent-encoded (``src.api.v1%2E0.ping.route``); a finder at the
+front of ``sys.meta_path`` maps such names back to the folder or file (:func:`module_segment`).
 Failures are told apart (Flask's lesson): a syntax error points at the offending line and
 shows it; a circular import names every project file in the cycle; anything else points at
 the deepest frame inside project or plugin code.
@@ -17,9 +20,11 @@ import marshal
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from importlib.machinery import ModuleSpec
 from pathlib import Path
 from types import CodeType, ModuleType, TracebackType
+from urllib.parse import unquote
 
 from loader.core.tracebacks import deepest_user_frame, frames, is_user_file
 from loader.errors import LoaderError, ResourceImportError
@@ -27,7 +32,7 @@ from loader.types import SourceFile
 
 __all__ = [
     "import_source", "import_fresh", "describe_import_failure", "ensure_on_sys_path",
-    "ImportAbandoned", "is_user_failure",
+    "ImportAbandoned", "is_user_failure", "module_segment",
 ]
 
 Display = Callable[[str], str]
@@ -58,6 +63,60 @@ def _cwd_relative(path: str) -> str:
     return path if rel.startswith("..") else rel
 
 
+def module_segment(name: str) -> str:
+    """The module-name segment of a folder or file (without ``.py``) called ``name``.
+
+    Names with neither ``.`` nor ``%`` are themselves: dashes, spaces and leading digits import
+    fine through the normal machinery (only a dot splits a dotted name). Otherwise both are
+    percent-encoded, which keeps the mapping one to one (``v1.0`` is ``v1%2E0``, a folder really
+    called ``v1%2E0`` is ``v1%252E0``), and :class:`_EncodedNameFinder` imports it.
+    """
+    if "." not in name and "%" not in name:
+        return name
+    return name.replace("%", "%25").replace(".", "%2E")
+
+
+class _EncodedNameFinder:
+    """Finds the modules whose last name segment :func:`module_segment` encoded.
+
+    It sits first in ``sys.meta_path`` so that a folder literally named like an encoded segment
+    is never found by the path finder in place of the one the name stands for. It answers only
+    for names with a ``%`` in their last segment; a folder becomes a package (regular with an
+    ``__init__.py``, else a namespace package), a file a module.
+    """
+
+    def find_spec(self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None) -> ModuleSpec | None:
+        parent, _, tail = fullname.rpartition(".")
+        if "%" not in tail:
+            return None
+        name = unquote(tail)
+        for entry in path if path is not None else sys.path:
+            folder = os.path.join(entry or ".", name)
+            if os.path.isdir(folder):
+                init = os.path.join(folder, "__init__.py")
+                if os.path.isfile(init):
+                    return importlib.util.spec_from_file_location(fullname, init, submodule_search_locations=[folder])
+                spec = ModuleSpec(fullname, None, is_package=True)
+                spec.submodule_search_locations = [folder]
+                return spec
+            if os.path.isfile(folder + ".py"):
+                return importlib.util.spec_from_file_location(fullname, folder + ".py")
+        return None
+
+    def __repr__(self) -> str:
+        return "<loader encoded module name finder>"
+
+
+_FINDER = _EncodedNameFinder()
+
+
+def _ensure_finder() -> None:
+    if not sys.meta_path or sys.meta_path[0] is not _FINDER:
+        if _FINDER in sys.meta_path:
+            sys.meta_path.remove(_FINDER)
+        sys.meta_path.insert(0, _FINDER)
+
+
 def ensure_on_sys_path(folder: Path) -> None:
     entry = str(folder)
     if entry not in sys.path:
@@ -71,6 +130,8 @@ def import_source(source: SourceFile, display: Display = _cwd_relative) -> Modul
         ResourceImportError: the file (or something it imports) failed; ``path:line`` names
             the place, which may be another project file.
     """
+    if "%" in source.module_name:
+        _ensure_finder()
     try:
         return importlib.import_module(source.module_name)
     except LoaderError as exc:  # raised by a constructor (create_step…) at the user's line
@@ -154,6 +215,8 @@ def import_fresh(name: str, path: Path, display: Display = _cwd_relative, *, cha
     Raises:
         ResourceImportError: as :func:`import_source`; ``sys.modules[name]`` is then left unset.
     """
+    if "%" in name:
+        _ensure_finder()  # its parent packages may not be imported yet (a file added in develop)
     is_package = path.name == "__init__.py"
     loader_class = _FreshSourceLoader if changed else importlib.machinery.SourceFileLoader
     loader = loader_class(name, str(path))
@@ -188,7 +251,7 @@ def describe_import_failure(
     """``(path, line, source line)`` of the user code an import failure is about."""
     if isinstance(exc, SyntaxError) and exc.filename:
         return display(exc.filename), exc.lineno, exc.text
-    frame = deepest_user_frame(exc.__traceback__)
+    frame = deepest_user_frame(exc.__traceback__, never=__file__)
     if frame is None:
         return None, None, None
     filename, line = frame

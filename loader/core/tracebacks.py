@@ -42,9 +42,13 @@ def is_user_file(filename: str) -> bool:
     return not filename.startswith("<") and os.sep + "importlib" + os.sep not in filename
 
 
-def deepest_user_frame(tb: TracebackType | None) -> tuple[str, int] | None:
-    """``(filename, line)`` of the deepest frame outside loader (else inside it) of ``tb``."""
-    user = [(f, n) for f, n, _ in frames(tb) if is_user_file(f)]
+def deepest_user_frame(tb: TracebackType | None, *, never: str | None = None) -> tuple[str, int] | None:
+    """``(filename, line)`` of the deepest frame outside loader (else inside it) of ``tb``.
+
+    ``never``: a file whose frames are never the answer (the importer's own: a failure with no
+    other frame is about the file being imported, which the caller names).
+    """
+    user = [(f, n) for f, n, _ in frames(tb) if is_user_file(f) and f != never]
     outside_loader = [(f, n) for f, n in user if not f.startswith(_LOADER_DIR)]
     chosen = outside_loader or user
     return chosen[-1] if chosen else None

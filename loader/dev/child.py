@@ -16,6 +16,7 @@ import socket
 import sys
 import threading
 import time
+import warnings
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from loader.dev.channel import (
     ChildFailed, ChildReady, ChildStart, HmrReload, HmrResult, ProtocolError, from_wire, hung_file, set_aside_errors, to_wire,
 )
 from loader.dev.plan import FileChange
-from loader.errors import ImportTimeoutError, LoaderError
+from loader.errors import ImportTimeoutError, LoaderError, LoaderWarning, one_line_warnings
 
 __all__ = ["run_child"]
 
@@ -56,6 +57,9 @@ def run_child(project: str, sock: socket.socket, conn: Connection, log_level: st
         return
     os.environ.clear()
     os.environ.update(start.environ)
+    one_line_warnings()  # a spawned process: the parent's warning format is not inherited
+    # The parent read the .env files first and already warned about what they could not set.
+    warnings.filterwarnings("ignore", message=r"\.env", category=LoaderWarning)
     started = time.perf_counter()
     try:
         app = Application(project, set_aside=set_aside_errors(start.set_aside)).boot()

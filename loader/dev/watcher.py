@@ -19,6 +19,8 @@ from watchfiles import Change, DefaultFilter
 from loader.config.models import LoaderConfig
 from loader.dev.plan import FileChange
 from loader.discovery.plugins import installed_plugins, package_folder
+from loader.discovery.scan import loops_back
+from loader.errors import warn
 
 __all__ = ["ProjectFilter", "watch_paths", "to_file_changes"]
 
@@ -52,6 +54,14 @@ class ProjectFilter(DefaultFilter):
                     return False
                 return super().__call__(change, relative)
         return super().__call__(change, path)
+
+
+def _shown(path: str, watch_filter: ProjectFilter | None) -> str:
+    """``path`` relative to the folder it was found in (the project, or a plugin's)."""
+    for root in watch_filter.roots if watch_filter is not None else ():
+        if path.startswith(root + os.sep):
+            return path[len(root) + 1 :]
+    return path
 
 
 def _inside_venv(path: str) -> bool:
@@ -89,6 +99,10 @@ def to_file_changes(raw: Iterable[tuple[Change, str]], watch_filter: ProjectFilt
     kinds: dict[str, set[str]] = {}
     for change, path in raw:
         if change == Change.added and os.path.isdir(path):
+            if loops_back(path):
+                # Like the boot's scan: its files are not files of the project a second time.
+                warn(f"symbolic link loop (-> {os.readlink(path)}, a folder above it); skipped", path=_shown(path, watch_filter))
+                continue
             for folder, _, files in os.walk(path):
                 for name in files:
                     inner = os.path.join(folder, name)

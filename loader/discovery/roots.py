@@ -13,6 +13,7 @@ from typing import Any
 import loader.builtin
 from loader.config.loading import CONFIG_FILE, locate_config_line
 from loader.config.models import LoaderConfig, ModuleConfig
+from loader.core.importer import module_segment
 from loader.discovery.plugins import package_folder
 from loader.discovery.scan import module_folders
 from loader.errors import ConfigError, LoaderError
@@ -50,7 +51,7 @@ def module_roots(
         for folder in module_folders(parent):
             options = dict(parent.options) if parent.kind == "plugin" else {}
             found[folder.name] = Root(
-                Origin("module", folder.name), folder, f"{parent.package}.modules.{folder.name}", "module",
+                Origin("module", folder.name), folder, f"{parent.package}.modules.{module_segment(folder.name)}", "module",
                 options={"options": options, "owner": str(parent.origin)}, display_base=parent.display_base or parent.path.parent,
             )
     modules: dict[str, Root] = {}
@@ -125,7 +126,7 @@ def _resolve_folder(project: Path, resolve: str) -> tuple[Path, str] | None:
         if not (path / "__init__.py").is_file():
             return None
         if path.is_relative_to(project):
-            return path, ".".join(path.relative_to(project).parts)
+            return path, ".".join(map(module_segment, path.relative_to(project).parts))
         return None
     folder = package_folder(resolve)
     return (folder, resolve) if folder is not None else None

@@ -5,7 +5,8 @@ Example (``sample_project/src/jobs/nightly_sync.py``)::
     @job(name="nightly-sync", schedule="0 3 * * *")
     async def nightly_sync(container): ...
 
-``schedule`` is a cron string (five fields, checked with croniter) or an interval in seconds.
+``schedule`` is a cron string (five fields, checked with croniter) or an interval in seconds,
+from :data:`MIN_INTERVAL_SECONDS` (1 ms) to :data:`MAX_INTERVAL_SECONDS` (5 years).
 Job names are unique within an origin; the job's id (its owner key) includes the origin.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+import math
 from datetime import timedelta
 from types import ModuleType
 from typing import Any, Literal, TypeVar
@@ -23,10 +25,16 @@ from loader.errors import LoaderError
 from loader.kinds.base import BaseBinding, BaseKind, KindChange, Runtime, defined_in, line_of
 from loader.types import Resource, SourceFile
 
-__all__ = ["JobSpec", "job", "JobKind", "JobBinding", "ScheduledJob", "scheduled_job", "JOB_ATTR", "describe_schedule_problem"]
+__all__ = ["JobSpec", "job", "JobKind", "JobBinding", "ScheduledJob", "scheduled_job", "JOB_ATTR", "describe_schedule_problem",
+           "MIN_INTERVAL_SECONDS", "MAX_INTERVAL_SECONDS"]
 
 JOB_ATTR = "__loader_job__"
 F = TypeVar("F", bound=Callable[..., Any])
+
+# Below 1 ms a timer loop starves the event loop (1e-9 pinned a core and ignored SIGTERM); above
+# ~5 years the next fire time leaves what datetime can hold (10**12 crashed `loader start`).
+MIN_INTERVAL_SECONDS = 0.001
+MAX_INTERVAL_SECONDS = 5 * 366 * 86400
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,8 +86,7 @@ def describe_schedule_problem(schedule: object) -> str | None:
     if isinstance(schedule, bool):
         return f"schedule {schedule!r} is neither a cron string nor an interval"
     if isinstance(schedule, (int, float, timedelta)):
-        seconds = schedule.total_seconds() if isinstance(schedule, timedelta) else schedule
-        return None if seconds > 0 else f"interval {schedule!r} must be more than 0 seconds"
+        return _interval_problem(schedule)
     if not isinstance(schedule, str):
         return f"schedule {schedule!r} is neither a cron string nor an interval in seconds"
     from croniter import croniter  # imported on first use: it adds ~15 ms to `import loader`
@@ -90,6 +97,20 @@ def describe_schedule_problem(schedule: object) -> str | None:
             f"bad cron string {schedule!r}: expected 5 fields "
             "'minute hour day-of-month month day-of-week' such as '0 3 * * *', or an interval in seconds"
         )
+    return None
+
+
+def _interval_problem(schedule: int | float | timedelta) -> str | None:
+    # An int is compared as an int: float(10**400) would itself raise OverflowError.
+    seconds = schedule.total_seconds() if isinstance(schedule, timedelta) else schedule
+    if isinstance(seconds, float) and not math.isfinite(seconds):
+        return f"interval {schedule!r} is not a finite number of seconds"
+    if seconds <= 0:
+        return f"interval {schedule!r} must be more than 0 seconds"
+    if seconds < MIN_INTERVAL_SECONDS:
+        return f"interval {schedule!r} is below the minimum of {MIN_INTERVAL_SECONDS:g} s (1 ms)"
+    if seconds > MAX_INTERVAL_SECONDS:
+        return f"interval {schedule!r} is above the maximum of {MAX_INTERVAL_SECONDS} s (5 years); use a cron string for rare jobs"
     return None
 
 

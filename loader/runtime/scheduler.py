@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from loader.core.awaitables import resolve
 from loader.errors import DuplicateResourceError, ResourceValidationError
-from loader.kinds.jobs import JobSpec, ScheduledJob
+from loader.kinds.jobs import JobSpec, ScheduledJob, describe_schedule_problem
 from loader.types import SourceLocation
 
 __all__ = ["ScheduledJob", "next_fire_time", "ReconcileReport", "Scheduler"]
@@ -41,10 +41,14 @@ def next_fire_time(spec: JobSpec, after: datetime) -> datetime:
     """
     if after.tzinfo is None or after.utcoffset() is None:
         raise ValueError(f"next_fire_time needs an aware datetime, got {after!r}")
+    if not isinstance(spec.schedule, str):
+        # The same checks as collecting the job: a spec made by hand (not through a file)
+        # with an inf or 10**12 interval is a ValueError here, not an OverflowError in a timer.
+        problem = describe_schedule_problem(spec.schedule)
+        if problem:
+            raise ValueError(problem)
     seconds = spec.interval_seconds
     if seconds is not None:
-        if seconds <= 0:
-            raise ValueError(f"interval {spec.schedule!r} must be more than 0 seconds")
         return (after + timedelta(seconds=seconds)).astimezone(timezone.utc)
     if not isinstance(spec.schedule, str):
         raise ValueError(f"schedule {spec.schedule!r} is neither a cron string nor an interval")

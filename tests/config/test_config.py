@@ -100,3 +100,22 @@ def test_env_file_drives_a_flag(make_project) -> None:
     project = load_project(root)
     flag = project.flags.get("custom_feature")
     assert (flag.value, flag.source) == (True, "env")
+
+
+def test_python_variables_in_env_files_are_ignored_with_one_warning_each(tmp_path: Path, monkeypatch) -> None:
+    from loader import LoaderWarning
+
+    for key in ("PYTHONPATH", "PYTHONSTARTUP", "PYTHONHOME", "PYTHONSAFEPATH", "APP_MODE"):
+        monkeypatch.delenv(key, raising=False)
+    (tmp_path / ".env").write_text("# settings\nAPP_MODE=dev\nPYTHONPATH=/tmp/evil\nexport PYTHONSTARTUP=/tmp/evil/start.py\n")
+    (tmp_path / ".env.development").write_text("PYTHONHOME=/nowhere\n")
+    with pytest.warns(LoaderWarning) as caught:
+        added = load_env(tmp_path)
+    assert added == {"APP_MODE": ".env"}
+    assert not any(key in os.environ for key in ("PYTHONPATH", "PYTHONSTARTUP", "PYTHONHOME"))
+    hint = "ignored: a .env file cannot change how the Python interpreter starts; set it in the shell if you mean it"
+    assert [str(w.message) for w in caught] == [
+        f".env.development:1: PYTHONHOME {hint}",
+        f".env:3: PYTHONPATH {hint}",
+        f".env:4: PYTHONSTARTUP {hint}",
+    ]

@@ -559,6 +559,43 @@ def test_a_project_inside_a_folder_named_build_reloads(tmp_path: Path, develop) 
     server.poll("/hello", body({"message": "v2"}))
 
 
+def test_symlink_loops_under_src_never_crash_develop(make_project, develop) -> None:
+    root = make_project({"src/api/hello/route.py": HELLO.format("v1")})
+    (root / "src/api/hello/back").symlink_to("..")
+    server = develop(root)
+    server.wait_for_line("warning: src/api/hello/back: symbolic link loop (-> .., a folder above it); skipped")
+    server.poll("/hello", body({"message": "v1"}))
+    mark = server.mark()
+
+    (root / "src/api/again").symlink_to(".")  # a loop made while serving
+    server.wait_for_line("warning: src/api/again: symbolic link loop (-> ., a folder above it); skipped", after=mark)
+    write(root, "src/api/hello/route.py", HELLO.format("v2"))
+
+    server.wait_for_line("reloaded src/api/hello/route.py (1 route; 0 dependents) in ", after=mark)
+    server.poll("/hello", body({"message": "v2"}))
+    server.poll("/again/hello", status(404))
+    server.assert_no_restart_since(mark)
+    assert "Traceback" not in server.output(), server.output()
+
+
+def test_a_python_variable_in_env_never_reaches_the_develop_child(make_project, develop, tmp_path: Path) -> None:
+    evil = tmp_path / "evil"
+    evil.mkdir()
+    marker = tmp_path / "sitecustomize-ran.txt"
+    (evil / "sitecustomize.py").write_text(f"open({str(marker)!r}, 'w').write('ran')\n")
+    root = make_project({
+        ".env": f"APP_MODE=dev\n\nPYTHONPATH={evil}\n",
+        "src/api/env/route.py": "import os\n\nasync def GET(request):\n    return [os.environ.get('APP_MODE'), os.environ.get('PYTHONPATH')]\n",
+    })
+    server = develop(root)
+    assert server.poll("/env", status(200)).json() == ["dev", os.environ.get("PYTHONPATH")]
+    warning = ".env:3: PYTHONPATH ignored: a .env file cannot change how the Python interpreter starts"
+    assert [line for line in server.lines if "PYTHONPATH ignored" in line] == [
+        f"warning: {warning}; set it in the shell if you mean it"
+    ], server.output()
+    assert not marker.exists()
+
+
 # -- the live registry ---------------------------------------------------------------------------
 def test_loader_inspect_endpoint_shows_the_running_server_as_loader_inspect_shows_the_tree(tmp_path: Path, develop) -> None:
     root = write_project(tmp_path / "live", {"src/api/a/route.py": HELLO.format("a")})

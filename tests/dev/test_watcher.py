@@ -46,3 +46,16 @@ def test_several_events_on_one_path_are_decided_by_the_disk(tmp_path: Path) -> N
     gone = tmp_path / "gone.py"
     raw = {(Change.added, str(there)), (Change.deleted, str(there)), (Change.added, str(gone)), (Change.deleted, str(gone))}
     assert {(c.kind, c.path.name) for c in to_file_changes(raw)} == {("added", "there.py"), ("deleted", "gone.py")}
+
+
+def test_a_symlink_loop_made_while_watching_is_skipped_with_one_warning(tmp_path: Path) -> None:
+    from loader import LoaderWarning
+
+    (tmp_path / "src/api/ok").mkdir(parents=True)
+    (tmp_path / "src/api/ok/route.py").write_text("")
+    link = tmp_path / "src/api/again"
+    link.symlink_to(".")
+    with pytest.warns(LoaderWarning) as caught:
+        changes = to_file_changes({(Change.added, str(link))}, ProjectFilter([tmp_path]))
+    assert changes == []  # not src/api/again/ok/route.py: the boot's scan skips the loop too
+    assert [str(w.message) for w in caught] == ["src/api/again: symbolic link loop (-> ., a folder above it); skipped"]

@@ -193,3 +193,52 @@ def test_a_plugin_hook_that_raises_is_reported_not_fatal(make_project, site) -> 
     assert "loader_project_loaded hook raised RuntimeError: observer bug" in error.message
     assert error.location == "bad_hook_plugin/__init__.py:6"
     assert [r.id for r in project.registry.list("route")] == ["GET /a"]
+
+
+def _shadowing_project(make_project, marker: Path) -> Path:
+    """A path plugin whose folder holds a croniter.py that would shadow the real one, a listed
+    plugin that is not installed, and a project cron job (which imports croniter)."""
+    return make_project({
+        "loader_config.py": "from loader import define_config\nconfig = define_config(plugins=['./local_plugins/audit', 'not-installed'])\n",
+        "local_plugins/croniter.py": f"open({str(marker)!r}, 'w').write('shadowed')\nraise ImportError('the fake croniter')\n",
+        "local_plugins/audit/__init__.py": f"open({str(marker)!r}, 'w').write('plugin imported')\n",
+        "src/jobs/nightly.py": "from loader import job\n\n@job(name='nightly', schedule='0 3 * * *')\nasync def nightly(container):\n    pass\n",
+        "src/api/ok/route.py": "async def GET(request):\n    return {}\n",
+    })
+
+
+def test_safe_mode_imports_no_plugin_code_and_records_no_plugin_error(make_project, tmp_path: Path) -> None:
+    import json
+    import os
+    import subprocess
+
+    marker = tmp_path / "marker.txt"
+    root = _shadowing_project(make_project, marker)
+    command = [sys.executable, "-m", "loader", "inspect", str(root)]
+    env = {**os.environ, "LOADER_SAFE_MODE": "1"}
+
+    result = subprocess.run([*command, "--json"], capture_output=True, text=True, env=env, timeout=60)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["safe_mode"] is True and data["errors"] == []
+    assert {r["id"] for r in data["resources"] if r["kind"] in ("job", "route")} == {"nightly", "GET /ok"}
+    assert not marker.exists()
+
+    table = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
+    assert table.returncode == 0, table.stderr
+    assert "safe mode (LOADER_SAFE_MODE): no plugin loaded (2 listed in loader_config.py not loaded)" in table.stdout
+
+    # Without safe mode the same project loads the plugin, its folder's croniter.py shadows the
+    # real one (the cron job fails), and the missing plugin is an error.
+    normal = subprocess.run([*command, "--json"], capture_output=True, text=True, timeout=60)
+    assert normal.returncode == 1
+    assert sorted(e["path"] for e in json.loads(normal.stdout)["errors"]) == ["loader_config.py", "src/jobs/nightly.py"]
+    assert marker.read_text() == "shadowed"
+
+
+def test_safe_mode_in_process_leaves_sys_path_alone(make_project, tmp_path: Path) -> None:
+    root = _shadowing_project(make_project, tmp_path / "marker.txt")
+    project = load_project(root, safe_mode=True)
+    assert project.safe_mode and project.errors == []
+    assert str(root / "local_plugins") not in sys.path
+    assert "audit" not in sys.modules

@@ -127,6 +127,50 @@ def test_job_schedule_and_bad_cron(make_project) -> None:
     assert jobs == {"nightly-sync": "0 3 * * *", "every-minute": "every 60s"}
 
 
+@pytest.mark.parametrize(("schedule", "expected"), [
+    ("1e-9", "interval 1e-09 is below the minimum of 0.001 s (1 ms)"),
+    ("0.0005", "interval 0.0005 is below the minimum"),
+    ("timedelta(microseconds=10)", "is below the minimum"),
+    ("float('inf')", "interval inf is not a finite number of seconds"),
+    ("float('-inf')", "interval -inf is not a finite number of seconds"),
+    ("float('nan')", "interval nan is not a finite number of seconds"),
+    ("10**12", "interval 1000000000000 is above the maximum of 158112000 s (5 years)"),
+    ("10**400", "is above the maximum"),
+    ("timedelta(days=3650)", "is above the maximum"),
+    ("True", "schedule True is neither a cron string nor an interval"),
+    ("-5", "interval -5 must be more than 0 seconds"),
+])
+def test_job_interval_out_of_range_is_an_error_and_the_rest_loads(make_project, schedule: str, expected: str) -> None:
+    root = make_project({
+        "src/jobs/good.py": GOOD_JOB,
+        "src/api/ok/route.py": "async def GET(request):\n    return {}\n",
+        "src/jobs/bad.py": f"""
+            from datetime import timedelta
+            from loader import job
+
+            @job(name="spin", schedule={schedule})
+            async def spin(container):
+                pass
+        """,
+    })
+    project = load_project(root)
+    error = only_error(project)
+    assert isinstance(error, ResourceValidationError)
+    assert error.location == "src/jobs/bad.py:4"
+    assert error.message.startswith("job 'spin': ") and expected in error.message
+    assert [r.id for r in project.registry.list("job")] == ["nightly-sync"]
+    assert [r.id for r in project.registry.list("route")] == ["GET /ok"]
+
+
+@pytest.mark.parametrize("schedule", ["0.001", "timedelta(days=5 * 365)", "158112000"])
+def test_job_interval_at_the_limits_loads(make_project, schedule: str) -> None:
+    root = make_project({
+        "src/jobs/edge.py": f"from datetime import timedelta\nfrom loader import job\n\n@job(name='edge', schedule={schedule})\nasync def edge(container):\n    pass\n",
+    })
+    project = load_project(root)
+    assert project.errors == [] and [r.id for r in project.registry.list("job")] == ["edge"]
+
+
 def test_job_with_unknown_timezone(make_project) -> None:
     root = make_project({
         "src/jobs/tz.py": """

@@ -91,6 +91,9 @@ def test_next_fire_time_rejects_naive_datetimes_and_bad_schedules() -> None:
         next_fire_time(JobSpec("c", "not a cron"), T0)
     with pytest.raises(ValueError):
         next_fire_time(JobSpec("c", "0 3 * * *", timezone="Mars/Olympus"), T0)
+    for interval in (float("inf"), float("nan"), 10**12, 1e-9, True):  # a spec made by hand, not from a file
+        with pytest.raises(ValueError):
+            next_fire_time(JobSpec("i", interval), T0)
 
 
 # -- running -----------------------------------------------------------------------------

@@ -123,3 +123,26 @@ def test_start_refuses_pending_migrations_and_says_what_to_run(make_project) -> 
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "blog:Migration20250101000000" in result.stderr and f"run `loader db migrate {root}` first" in result.stderr
     assert not (root / ".loader" / "loader.db").exists()  # the check never creates the database
+
+
+def test_start_in_safe_mode_serves_a_project_listing_a_missing_plugin(make_project) -> None:
+    root = make_project({
+        "loader_config.py": "from loader import define_config\nconfig = define_config(plugins=['not-installed'])\n",
+        "src/api/ok/route.py": "async def GET(request):\n    return {'ok': True}\n",
+    })
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "loader", "start", str(root), "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "LOADER_SAFE_MODE": "1"},
+    )
+    try:
+        wait_for(f"http://127.0.0.1:{port}/health", process)
+        assert httpx.get(f"http://127.0.0.1:{port}/ok").json() == {"ok": True}
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert "loader: safe mode (LOADER_SAFE_MODE): no plugin loaded (1 listed in loader_config.py not loaded)" in output
+    assert "not serving" not in output
