@@ -91,8 +91,12 @@ def test_plugins_command_with_a_project_shows_what_is_enabled(make_project) -> N
     root = make_project({"loader_config.py": "from loader import define_config\nconfig = define_config(plugins=['greetings'])\n"})
     result = run("plugins", str(root))
     assert result.returncode == 0, result.stderr
+    header = next(l for l in result.stdout.splitlines() if "enabled" in l)
     line = next(l for l in result.stdout.splitlines() if "greetings" in l)
-    assert "yes" in line
+    cells = dict(zip([c.strip() for c in header.split("┃")], [c.strip() for c in line.split("│")], strict=True))
+    assert cells["compatible"] == "yes" and cells["enabled"] == "yes", cells  # the enabled column itself
+    listed = {p["name"]: p for p in json.loads(run("plugins", str(root), "--json").stdout)}
+    assert listed["greetings"]["enabled"] is True and listed["commands"]["enabled"] is False
 
 
 def test_develop_on_a_folder_that_is_not_a_project(tmp_path: Path) -> None:

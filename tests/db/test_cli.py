@@ -36,13 +36,17 @@ def test_migrate_status_rollback_lines_and_exit_codes(make_project) -> None:
     assert result.exit_code == 1 and "error: give --to or --steps, not both" in result.stderr
 
 
-def test_data_scripts_get_the_container_built_for_the_project(make_project, monkeypatch) -> None:
-    root = make_project({"src/migration_scripts/seed.py": "async def run(container):\n    container.append('ran')\n"})
-    made: list[str] = []
-    monkeypatch.setattr(loader.db.cli, "_container_for", lambda project: made)
+def test_data_scripts_get_the_container_built_for_the_project(make_project) -> None:
+    # The real builder: a booted project's container, with its modules and the built-ins in it.
+    script = (
+        "from pathlib import Path\n\n\nasync def run(container):\n"
+        "    bus = container.resolve('event_bus')\n"
+        "    Path(__file__).with_name('seen.txt').write_text(type(bus).__name__)\n"
+    )
+    root = make_project({"src/migration_scripts/seed.py": script})
     result = invoke("migrate", str(root))
-    assert result.exit_code == 0 and "ran      project:seed (src/migration_scripts/seed.py:1)" in result.output
-    assert made == ["ran"]
+    assert result.exit_code == 0 and "ran      project:seed (src/migration_scripts/seed.py:4)" in result.output, result.output
+    assert (root / "src" / "migration_scripts" / "seen.txt").read_text() == "EventBusService"
 
 
 def test_failing_migration_is_one_error_line_and_exit_1(make_project) -> None:

@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
+import py_compile
 import sys
 import textwrap
 import weakref
 from pathlib import Path
+
+import pytest
 
 from tests.runtime.conftest import serve
 
@@ -328,15 +332,46 @@ def test_old_modules_become_collectable_after_a_swap(make_project) -> None:
 
 
 def test_reloads_are_serialised(make_project) -> None:
-    root = make_project({"src/api/hello/route.py": HELLO.format("v1")})
+    # The first reload imports a file that takes a while; one asked for meanwhile waits for it
+    # (it would otherwise finish first: it has almost nothing to do) and both apply.
+    slow = "import time\ntime.sleep(0.3)\n\n" + HELLO.format("slow2")
+    root = make_project({"src/api/slow/route.py": HELLO.format("slow1"), "src/api/hello/route.py": HELLO.format("v1")})
 
     async def scenario(http, app):
-        path = write(root, "src/api/hello/route.py", HELLO.format("v2"))
-        reports = await asyncio.gather(*(app.reload([path]) for _ in range(5)))
-        return [r.ok for r in reports], (await http.get("/hello")).json()
+        finished: list[str] = []
 
-    oks, body = serve(root, scenario)
-    assert all(oks) and body == {"message": "v2"}
+        async def reload(path: Path, name: str) -> bool:
+            report = await app.reload([path])
+            finished.append(name)
+            return report.ok
+
+        first = asyncio.create_task(reload(write(root, "src/api/slow/route.py", slow), "slow"))
+        await asyncio.sleep(0.05)  # the slow reload is importing now
+        second = asyncio.create_task(reload(write(root, "src/api/hello/route.py", HELLO.format("v2")), "hello"))
+        oks = await asyncio.gather(first, second)
+        return oks, finished, (await http.get("/slow")).json(), (await http.get("/hello")).json()
+
+    oks, finished, slow_body, hello_body = serve(root, scenario)
+    assert oks == [True, True] and finished == ["slow", "hello"]
+    assert slow_body == {"message": "slow2"} and hello_body == {"message": "v2"}
+
+
+@pytest.mark.parametrize("writes_bytecode", [True, False], ids=["bytecode-written", "bytecode-off"])
+def test_a_save_that_keeps_size_and_mtime_is_never_served_from_stale_bytecode(make_project, monkeypatch, writes_bytecode: bool) -> None:
+    monkeypatch.setattr(sys, "dont_write_bytecode", not writes_bytecode)
+    root = make_project({"src/api/hello/route.py": HELLO.format("v1")})
+    path = root / "src/api/hello/route.py"
+    py_compile.compile(str(path))  # a .pyc of v1, as a boot that writes bytecode leaves it
+    before = path.stat()
+
+    async def scenario(http, app):
+        path.write_text(HELLO.format("v2"))  # the same size...
+        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))  # ...and mtime: the .pyc looks current
+        report = await app.reload([path])
+        return report.ok, (await http.get("/hello")).json()
+
+    ok, body = serve(root, scenario)
+    assert ok and body == {"message": "v2"}
 
 
 def test_a_plugin_kind_reloads_through_the_same_protocol(make_project) -> None:
