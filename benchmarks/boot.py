@@ -1,8 +1,8 @@
 """Boot benchmark (DESIGN §4, P4): discovery boot of a project vs plain imports.
 
-Generates throw-away projects of 10, 1,000 and 10,000 route files
-(``src/api/r<i:05d>/route.py``, each ``async def GET(request): return {"n": i}``) and
-measures, side by side in one run:
+Generates throw-away projects of 10, 1,000 and 10,000 route files: the realistic app of
+``benchmarks/app_gen.py`` (each route module with its own pydantic models, all importing one
+shared helper), and measures, side by side in one run:
 
 (a) ``scan``  — ``loader.discovery.scan.scan_root`` over the roots ``load_project`` scans
     (the built-in root and ``src/``; generated projects have no plugins or modules);
@@ -45,6 +45,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from app_gen import generate as generate_app
 from perfdoc import DOCS, write_section  # benchmarks/perfdoc.py (scripts run from benchmarks/)
 
 MODES = ("scan", "load", "plain", "plain-nogc")
@@ -58,15 +59,8 @@ def module_names(count: int) -> list[str]:
 
 
 def generate(parent: Path, count: int) -> Path:
-    """A project of ``count`` route files under ``parent``."""
-    project = parent / f"routes_{count}"
-    (project / "src" / "api").mkdir(parents=True)
-    (project / "loader_config.py").write_text("from loader import define_config\nconfig = define_config()\n")
-    for i in range(1, count + 1):
-        folder = project / "src" / "api" / f"r{i:05d}"
-        folder.mkdir()
-        (folder / "route.py").write_text(f'async def GET(request):\n    return {{"n": {i}}}\n')
-    return project
+    """The realistic app of ``benchmarks/app_gen.py`` with ``count`` routes under ``parent``."""
+    return generate_app(parent, f"routes_{count}", count)
 
 
 # --- child side ----------------------------------------------------------------------------
@@ -78,6 +72,8 @@ def measure(mode: str, project: Path, count: int) -> dict[str, float]:
     if mode.startswith("plain"):
         import gc
         import importlib
+
+        import pydantic  # noqa: F401  (imported by `import loader`, which (b) does not time either)
 
         names = module_names(count)
         sys.path.insert(0, str(project))
