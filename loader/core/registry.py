@@ -26,6 +26,7 @@ scheduler) take :meth:`Registry.snapshot`, an immutable view replaced by one ass
 from __future__ import annotations
 
 import bisect
+import operator
 import builtins
 import logging
 from collections.abc import Callable, Iterable, Mapping
@@ -342,7 +343,7 @@ class Registry:
         order = self._next_order(activated, deactivated)
         by_kind = dict(self._snapshot.by_kind)
         for kind, items in order.items():
-            by_kind[kind] = tuple(r for _, r in items)
+            by_kind[kind] = tuple(map(_second, items))
         snapshot = Snapshot(MappingProxyType(by_kind), self._snapshot.version + 1)
         return PreparedChange(
             self._snapshot.version, entries, rejected, overrides, file_errors,
@@ -454,6 +455,9 @@ class Registry:
             key = self._order_key(resource)
             listed.insert(bisect.bisect_right(listed, key, key=lambda item: item[0]), (key, resource))
         return order
+
+
+_second = operator.itemgetter(1)
 
 
 def _duplicate(resource: Resource, other: Resource) -> DuplicateResourceError:

@@ -16,6 +16,7 @@ and the supervisor polls watchfiles at its step as before.
 from __future__ import annotations
 
 import os
+import select
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -48,9 +49,13 @@ class Doorbell:
             self.close()
             raise
 
-    def wait(self, timeout: float) -> bool:
-        """Block until something changed (True) or ``timeout`` seconds passed (False)."""
-        events = self._inotify.read(timeout=max(0, int(timeout * 1000)))
+    def wait(self, timeout: float, also: Iterable[int] = ()) -> bool:
+        """Block until something changed (True), one of the descriptors ``also`` is ready (a
+        child process's sentinel: it exited) or ``timeout`` seconds passed (both False)."""
+        ready, _, _ = select.select([self._inotify.fileno(), *also], [], [], timeout)
+        if self._inotify.fileno() not in ready:
+            return False
+        events = self._inotify.read(timeout=0)
         for event in events:
             if event.mask & self._flags.IGNORED:  # the folder went away: its watch with it
                 self._folders.pop(event.wd, None)

@@ -4,7 +4,7 @@
   restart never frees the port, so no connection is refused and no port is ever bound twice.
 - One reload at a time: while the child works on one, watchfiles keeps collecting changes,
   which arrive together as the next batch (a branch checkout is one reload or one restart).
-- A child that exits is noticed within one watch timeout (200 ms; the request that finds it
+- A child that exits is noticed at once (its sentinel wakes the watcher; the request that finds it
   gone waits in the socket's backlog) and started again at once.
 - A child that must go gets SIGINT (uvicorn's graceful stop), then SIGKILL after a timeout,
   and the parent waits for it before starting the next.
@@ -77,6 +77,7 @@ class Supervisor:
         self._spare: tuple[BaseProcess, Connection] | None = None
         self.warm_spare = warm_spare
         self.stop_event = threading.Event()
+        self._wake = os.pipe()  # written by stop(): a wait on the doorbell ends at once
         self._boot_failed = False
         self._early_exits = 0
         #: Files whose import hung (absolute path → what the child reported): the next child
@@ -194,7 +195,7 @@ class Supervisor:
     def run(self) -> None:
         """Watch and serve until ``stop_event`` is set or Ctrl-C."""
         for signum in (signal.SIGINT, signal.SIGTERM):  # stop watching cleanly, then stop the child
-            signal.signal(signum, lambda *_: self.stop_event.set())
+            signal.signal(signum, lambda *_: self.stop())
         mode = "hot reload" if self.hot_reload else "restart on every change"
         self.echo(f"loader develop: {mode} (backend_hmr from {self.settings.hot_reload_source}); watching {', '.join(map(str, self.settings.watch))}")
         watch_filter = ProjectFilter(self.settings.watch)
@@ -216,11 +217,22 @@ class Supervisor:
             self.stop_child()
             self.discard_spare()
             self.socket.close()
+            for fd in self._wake:
+                os.close(fd)
+            self._wake = (-1, -1)  # a late stop() must never write to a reused descriptor
             self.echo("stopped")
 
+    def stop(self) -> None:
+        """Stop watching (then the child): from a signal handler or another thread."""
+        self.stop_event.set()
+        try:
+            os.write(self._wake[1], b"!")  # ends the doorbell's wait at once
+        except OSError:
+            pass
+
     def _batches(self, watch_filter: ProjectFilter) -> Iterator[set[tuple[Change, str]]]:
-        """watchfiles' batches of changes, and an empty one at least every ~200 ms (then the
-        loop checks on the child). The first comes at once: the watcher is live.
+        """watchfiles' batches of changes, and an empty one when the child exits or every ~2 s
+        (then the loop checks on the child). The first comes at once: the watcher is live.
 
         With a doorbell (Linux), the wait between batches is a ``poll()`` that costs nothing
         while idle; watchfiles is asked for the batch once it rang (and, in case a ring was
@@ -237,7 +249,11 @@ class Supervisor:
         with doorbell, RustNotify([str(p) for p in paths], False, False, 300, True, False) as notify:
             yield set()
             while not self.stop_event.is_set():
-                rang = doorbell.wait(0.2)
+                # Idle, nothing wakes the parent: the bell, the child's exit (its sentinel) or,
+                # every 2 s, the clock (a Ctrl-C is seen then at the latest).
+                child = self._child
+                exits = [child.sentinel] if child is not None and child.is_alive() else []
+                rang = doorbell.wait(2.0, also=[*exits, self._wake[0]])
                 # After a ring: the batch once quiet for a step (or "timeout" if watchfiles saw
                 # nothing worth reporting). Else one step, to drain what a missed ring left.
                 raw = notify.watch(1600, self.step_ms, 200 if rang else 1, self.stop_event)
