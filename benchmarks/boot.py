@@ -73,7 +73,9 @@ def measure(mode: str, project: Path, count: int) -> dict[str, float]:
         import gc
         import importlib
 
-        import pydantic  # noqa: F401  (imported by `import loader`, which (b) does not time either)
+        # What `import loader` imports (untimed in (b) too), including the pydantic names the
+        # routes use (pydantic imports them lazily, on first use).
+        from pydantic import BaseModel, Field, field_validator  # noqa: F401
 
         names = module_names(count)
         sys.path.insert(0, str(project))
@@ -134,6 +136,9 @@ def bench_size(project: Path, count: int, repeats: int) -> dict[str, float]:
                 imports.append(data["import_loader"])
     medians = {m: statistics.median(v) for m, v in samples.items()}
     medians["import_loader"] = statistics.median(imports)
+    # (b)/(c′) of each run (the variants of one run ran back to back): the worse end decides.
+    fair = [b / c for b, c in zip(samples["load"], samples["plain-nogc"], strict=True)]
+    medians["fair_min"], medians["fair_max"] = min(fair), max(fair)
     return medians
 
 
@@ -150,23 +155,25 @@ def render(results: dict[int, dict[str, float]], command: str) -> str:
         "the cost of loader's own work on equal footing. `import loader` is excluded from (a) and (b) and shown on its own.",
         "",
         "| routes | (a) scan ms | scan µs/file | (b) load_project ms | (c) plain import ms | (b)/(c) "
-        "| (c′) plain, GC paused ms | (b)/(c′) | `import loader` ms |",
+        "| (c′) plain, GC paused ms | (b)/(c′) (runs) | `import loader` ms |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for count, r in sorted(results.items()):
         lines.append(
             f"| {count:,} | {ms(r['scan'])} | {r['scan'] / count * 1e6:,.1f} | {ms(r['load'])} | "
             f"{ms(r['plain'])} | {r['load'] / r['plain']:.2f}× | {ms(r['plain-nogc'])} | "
-            f"{r['load'] / r['plain-nogc']:.2f}× | {ms(r['import_loader'])} |"
+            f"{r['load'] / r['plain-nogc']:.2f}× ({r['fair_min']:.2f}–{r['fair_max']:.2f}) | {ms(r['import_loader'])} |"
         )
     lines += ["", "| target | measured | verdict |", "|---|---|---|"]
     if RATIO_SIZE in results:
         ratio = results[RATIO_SIZE]["load"] / results[RATIO_SIZE]["plain"]
         verdict = "PASS" if ratio <= RATIO_TARGET else "FAIL"
         lines.append(f"| P4: (b) ≤ {RATIO_TARGET} × (c) at {RATIO_SIZE:,} routes | {ratio:.2f}× | {verdict} |")
-        fair = results[RATIO_SIZE]["load"] / results[RATIO_SIZE]["plain-nogc"]
-        verdict = "PASS" if fair <= RATIO_TARGET else "FAIL"
-        lines.append(f"| P4 on equal footing: (b) ≤ {RATIO_TARGET} × (c′) at {RATIO_SIZE:,} routes | {fair:.2f}× | {verdict} |")
+        r = results[RATIO_SIZE]
+        fair = r["load"] / r["plain-nogc"]
+        verdict = "PASS" if r["fair_max"] <= RATIO_TARGET else "FAIL"
+        lines.append(f"| P4 on equal footing: (b) ≤ {RATIO_TARGET} × (c′) at {RATIO_SIZE:,} routes, in every run "
+                     f"| {fair:.2f}× (runs {r['fair_min']:.2f}–{r['fair_max']:.2f}×) | {verdict} |")
     sizes = sorted(s for s in results if s >= RATIO_SIZE)
     if len(sizes) >= 2:
         small, large = (results[s]["scan"] / s for s in (sizes[0], sizes[-1]))

@@ -1,29 +1,36 @@
-"""Hot reload benchmark (DESIGN §4, P1–P3, P5, R1, R3): `loader develop` vs `uvicorn --reload`.
+"""Hot reload benchmark (DESIGN §4; issue 8): `loader develop` vs `uvicorn --reload`, and reloads in process.
 
-Generated projects: N route files ``src/api/r<i:05d>/route.py`` (``async def GET(request):
-return {"v": "<version>"}``) and a ``loader_config.py`` with ``define_config()``. Measures:
+Generated projects (``benchmarks/app_gen.py``): N route files ``src/api/r<i:05d>/route.py``, each
+with its own pydantic models (a nested model, a list field, a validator) and all importing one
+shared helper ``src/lib/shared.py``; a Starlette ``app.py`` importing every route's ``GET`` for
+uvicorn. Measures:
 
-edit   (P1, P2) Save one route file → first response with the new body, at 10 and 1,000 routes,
-       for three servers, one at a time, each on its own free port on 127.0.0.1: ``loader develop``
-       with ``LOADER_FF_BACKEND_HMR=true`` (hot reload), the same with ``false`` (restart on every
-       change) and ``uvicorn --reload`` serving a generated plain Starlette ``app.py`` that imports
-       every route module's ``GET`` (wrapped in ``JSONResponse``). Servers run in rounds, the
-       order rotating, so noise hits each alike; each start waits until it serves and makes one
-       untimed warm-up edit. An edit writes a new version into one of four route files in place
-       (one ``write``), then polls ``GET`` of that route (a keep-alive httpx client, 1 ms sleeps,
-       30 s bound) until the body has the new version: the latency is write-returned → that body.
-       Refused, reset and non-200 answers while polling are counted. 250 ms between edits.
-       A version's length alternates between saves of a file, so a ``.pyc`` (trusted on mtime
-       seconds + size) can never pass for the new source in the servers that restart.
+edit   (P1, RS) Save one route file → first response with the new body, at 10 and 1,000 routes,
+       for four servers, one at a time, each on its own free port on 127.0.0.1: ``loader develop``
+       with ``LOADER_FF_BACKEND_HMR=true`` (hot reload), the same with ``false`` (a restart on
+       every change), ``uvicorn --reload`` at its defaults and with ``--reload-delay 0`` (its
+       best). Servers run in rounds, the order rotating, so noise hits each alike; each start
+       waits until it serves and makes one untimed warm-up edit. An edit writes a new version
+       into one of four route files in place, then polls ``GET`` of that route (a keep-alive
+       httpx client with TCP_NODELAY, 1 ms sleeps, 30 s bound) until the body has the new
+       version: the latency is write-returned → that body. Refused, reset and non-200 answers
+       while polling are counted. A version's length alternates between saves of a file, so a
+       ``.pyc`` (trusted on mtime seconds + size) can never pass for the new source.
 inproc ``await app.reload([route])`` vs a plain fresh import of the same module (evicted from
-       ``sys.modules``, ``importlib.import_module``), in process at 1,000 routes, interleaved, the
-       file rewritten before each; bytecode off (``__pycache__`` removed, ``dont_write_bytecode``)
-       so both compile the source, as loader's reload always does.
-helper (P3) 100 of 1,000 routes import ``src/lib/shared.py``: ``app.reload([shared.py])`` vs
-       evicting those 101 modules and importing them again with ``importlib`` (bytecode off likewise).
+       ``sys.modules``, ``importlib.import_module``), at 1,000 routes, interleaved, both from source.
+helper (P3) the helper every route imports changes: ``app.reload([shared.py])`` vs evicting the
+       1,001 modules and importing them again (the helper from source, the routes from their
+       ``.pyc``), with the GC running and paused. Each variant runs in blocks of three (the first
+       untimed) and every sample ends with a timed ``gc.collect()``, so each pays for its own
+       garbage. Three fresh processes (rounds).
+flat   (P2) one route reload, a flag-file save (value unchanged) and a flag flip (a tenth of the
+       routes come or go) at 10, 1,000, 4,000 and 10,000 routes, in process, three rounds.
+idle   (IC) CPU of each server's whole process tree (``/proc/<pid>/task/*/schedstat``), started,
+       served once, left alone 3 s, then measured over 20 s; three rounds.
+health (H1) ``/health`` polled every 2 ms on its own connection while a 10 MB route file (a data
+       table of 200,000 rows) is added under hot reload at 1,000 routes; three saves.
 leak   (P5) 1,000 reloads of one route in process: RSS (``/proc/self/statm``) and the live
-       ``src.*`` module objects (``gc.get_objects()``) after 50 warm-up reloads + ``gc.collect()``,
-       then after the 1,000.
+       ``src.*`` module objects (``gc.get_objects()``) after 50 warm-up reloads + ``gc.collect()``.
 load   (R1) hot reload on 1,000 routes; a second process (``--load``) sends GETs to the route being
        reloaded over 16 keep-alive connections while this one edits it 200 times (each time
        waiting for the new body); non-200 answers and connection errors are failures.
@@ -31,11 +38,11 @@ crash  (R3) SIGKILL the child of ``loader develop`` (its pid from a ``/pid`` rou
        served for 1 s; time until a request (fresh connection) gets the new child's 200, and
        whether any was refused.
 
-Medians and nearest-rank p95 of one run; the machine is a noisy, shared 2 cores (the poller and
-the server share them). In-process measures run in fresh subprocesses. Run
-``python benchmarks/hmr.py`` (30 edits per server and size), ``--quick`` (10; 8 for uvicorn),
-``--only NAME``, ``--no-docs``; the summary is printed and written between the ``hmr`` markers
-of ``docs/performance.md``.
+Figures are medians, with the range of the per-round medians; every verdict is taken at the worse
+end of that range. The machine is a noisy, shared 2 cores (the poller and the server share them).
+In-process measures run in fresh subprocesses. Run ``python benchmarks/hmr.py`` (about 15 min),
+``--quick``, ``--only NAME`` (printed, docs untouched), ``--no-docs``; the summary is printed and
+written between the ``hmr`` markers of ``docs/performance.md``.
 """
 
 from __future__ import annotations
@@ -285,23 +292,29 @@ async def inproc(name: str, project: Path, n: int) -> Result:
             names = ["src.lib.shared"] + [f"src.api.r{i:05d}.route" for i in range(1, count + 1)]
         else:
             target, variants, names = route_path(project, 1), ("loader", "plain"), ["src.api.r00001.route"]
+        # "helper" runs each variant in blocks (the first sample of a block untimed): a sample's
+        # timed gc.collect() then frees the version its own variant made before, never another's
+        # (a plain import's replaced modules stay referenced by the app, so interleaving single
+        # samples would bill loader for the plain import's garbage).
+        block, warm_up, warm_rounds = (3, 1, 1) if name == "helper" else (1, 0, 3)
         out: Result = {v: [] for v in variants}
-        for i in range(n + 3):  # 3 untimed warm-up rounds
+        for i in range(n + warm_rounds):  # untimed warm-up rounds first
             for variant in variants[i % len(variants):] + variants[:i % len(variants)]:
-                version = editor.write(target)
-                if variant == "loader":
-                    took = await _loader_reload(app, target, "/r00001", version)
-                else:
-                    took = _plain_import(names, paused=variant == "plain-gc-paused")
-                    got = await sys.modules[names[-1]].GET(None)
-                    if version not in (got["v"], got["shared"]):
-                        raise SystemExit(f"plain import of {names[-1]} did not give {version}")
-                if name == "helper":  # each pays for the collection its garbage needs, not the next one
-                    start = time.perf_counter()
-                    gc.collect()
-                    took += time.perf_counter() - start
-                if i >= 3:
-                    out[variant].append(took)
+                for j in range(block):
+                    version = editor.write(target)
+                    if variant == "loader":
+                        took = await _loader_reload(app, target, "/r00001", version)
+                    else:
+                        took = _plain_import(names, paused=variant == "plain-gc-paused")
+                        got = await sys.modules[names[-1]].GET(None)
+                        if version not in (got["v"], got["shared"]):
+                            raise SystemExit(f"plain import of {names[-1]} did not give {version}")
+                    if name == "helper":  # each pays for the collection its garbage needs, not the next one
+                        start = time.perf_counter()
+                        gc.collect()
+                        took += time.perf_counter() - start
+                    if i >= warm_rounds and j >= warm_up:
+                        out[variant].append(took)
         out["modules"] = len(names)
         return out
     finally:
@@ -628,7 +641,9 @@ def render(results: Result, errors: dict[str, str], command: str, total: float, 
                   "`plain`: the same modules evicted from `sys.modules` and imported again with `importlib` (the helper "
                   "recompiled, the routes from their `.pyc`), with the cyclic GC running as usual and paused as loader's reload pauses it. "
                   "Every sample ends with a `gc.collect()`, timed: each variant pays for the collection its own garbage needs "
-                  "(a paused GC would otherwise hand its bill to whatever runs next).", "",
+                  "(a paused GC would otherwise hand its bill to whatever runs next). The variants run in blocks of three, the first "
+                  "untimed, so that a collection frees the previous version of its own variant only (the modules a plain import "
+                  "replaces stay referenced by the application).", "",
                   "| variant | samples | p50 ms (round range) |", "|---|---:|---|"]
         for variant in ("loader", "plain", "plain-gc-paused"):
             lines.append(f"| {variant} | {sum(len(r[variant]) for r in rounds)} | {spread([med(r[variant]) for r in rounds])} |")
@@ -762,7 +777,7 @@ def run_measure(name: str, workdir: Path, quick: bool, log: Path) -> Result:
         return run_inproc(name, generate(workdir, f"{name}_1000", 1_000), n)
     if name == "helper":  # rounds: one fresh process each, the variants interleaved within it
         project = generate(workdir, "helper_1000", 1_000)
-        return {"rounds": [run_inproc(name, project, 3 if quick else 8) for _ in range(2 if quick else 3)]}
+        return {"rounds": [run_inproc(name, project, 1 if quick else 4) for _ in range(2 if quick else 3)]}
     if name == "flat":
         projects = {size: generate(workdir, f"flat_{size}", size, gated_every=10) for size in FLAT_SIZES}
         rounds: list[Result] = []

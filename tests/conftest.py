@@ -18,6 +18,17 @@ REPO = Path(__file__).parent.parent
 ProjectFactory = Callable[..., Path]
 
 
+#: Installed libraries and loader itself stay imported: evicting them would leave their module
+#: level caches holding the classes of a previous import (httpx maps httpcore's exceptions once,
+#: then no longer recognises a re-imported httpcore's).
+_LIBRARY_FOLDERS = tuple({os.path.join(sys.prefix, ""), os.path.join(sys.base_prefix, ""), os.path.join(str(REPO / "loader"), "")})
+
+
+def _is_library(module: object) -> bool:
+    file = getattr(module, "__file__", None)
+    return file is not None and os.path.abspath(file).startswith(_LIBRARY_FOLDERS)
+
+
 @pytest.fixture(autouse=True)
 def _hygiene() -> Iterator[None]:
     """Each test starts with the modules, sys.path, environment and flags it found."""
@@ -26,7 +37,8 @@ def _hygiene() -> Iterator[None]:
     environ = dict(os.environ)
     yield
     for name in set(sys.modules) - modules:
-        del sys.modules[name]
+        if not _is_library(sys.modules[name]):
+            del sys.modules[name]
     sys.path[:] = path
     os.environ.clear()
     os.environ.update(environ)

@@ -20,7 +20,8 @@ __all__ = ["HttpConfig", "ProjectConfig", "ProviderConfig", "ModuleConfig", "Plu
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: a value of the wrong type is an error, never coerced (True is not port 1, "1" is not a flag)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class HttpConfig(_Strict):

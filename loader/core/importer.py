@@ -12,14 +12,17 @@ the deepest frame inside project or plugin code.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import importlib.machinery
 import importlib.util
+import itertools
 import linecache
 import marshal
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Sequence
 from importlib.machinery import ModuleSpec
 from pathlib import Path
@@ -179,30 +182,61 @@ class _FreshSourceLoader(importlib.machinery.SourceFileLoader):
 #: is compiled in a separate interpreter: the server's threads go on meanwhile.
 LARGE_SOURCE_BYTES = 512 * 1024
 
+#: Constants per piece when a large file's code comes back (see :func:`_compile_elsewhere`).
+CONSTANTS_PER_PIECE = 8192
+
 _COMPILE_SCRIPT = """
 import marshal, sys
-path = sys.argv[1]
+path, per_piece = sys.argv[1], int(sys.argv[2])
 try:
     code = compile(open(path, "rb").read(), path, "exec", dont_inherit=True)
 except SyntaxError as exc:
     sys.stdout.buffer.write(b"E" + marshal.dumps((exc.msg, exc.lineno, exc.offset, exc.text)))
-else:
-    sys.stdout.buffer.write(b"C" + marshal.dumps(code))
+    raise SystemExit
+def pieces(items):
+    return [marshal.dumps(items[i:i + per_piece]) for i in range(0, len(items), per_piece)]
+consts = code.co_consts
+big = {i: pieces(c) for i, c in enumerate(consts) if type(c) is tuple and len(c) > per_piece}
+rest = tuple(None if i in big else c for i, c in enumerate(consts))
+sys.stdout.buffer.write(b"C" + marshal.dumps((code.replace(co_consts=()), pieces(rest), big)))
 """
 
 
 def _compile_elsewhere(path: str) -> CodeType:
+    """The code of a large file, compiled by another interpreter, rebuilt here a piece at a time.
+
+    A data table in a file is one constant of hundreds of thousands of tuples: unmarshalling
+    it in one call, and the first collection of those tuples, would each hold the GIL for tens
+    of milliseconds while requests wait. The constants come back in pieces instead; each piece
+    is unmarshalled, collected once (tuples of plain values leave the collector's sight there)
+    and then the serving thread gets its turn.
+    """
     # -I: no PYTHON* variables, no user site; the child is the same interpreter, so the marshalled
     # code object is valid here.
-    done = subprocess.run([sys.executable, "-I", "-S", "-c", _COMPILE_SCRIPT, path], capture_output=True, check=False)
+    done = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", _COMPILE_SCRIPT, path, str(CONSTANTS_PER_PIECE)],
+        capture_output=True, check=False,
+    )
     out = done.stdout
     if done.returncode != 0 or not out:
         raise ImportError(f"compiling {path} failed: {done.stderr.decode(errors='replace').strip()[-500:]}")
-    payload = marshal.loads(out[1:])
     if out[:1] == b"E":
-        msg, lineno, offset, text = payload
+        msg, lineno, offset, text = marshal.loads(out[1:])
         raise SyntaxError(msg, (path, lineno, offset, text))
-    return payload  # type: ignore[no-any-return]
+    code, rest, big = marshal.loads(memoryview(out)[1:])  # the code without its constants, and bytes
+    consts = list(_joined(rest))
+    for index, pieces in big.items():
+        consts[index] = _joined(pieces)
+    return code.replace(co_consts=tuple(consts))  # type: ignore[no-any-return]
+
+
+def _joined(pieces: list[bytes]) -> tuple[object, ...]:
+    parts = []
+    for piece in pieces:
+        parts.append(marshal.loads(piece))
+        gc.collect(0)  # only this piece is young (the reload pauses automatic collection)
+        time.sleep(0)  # let the serving thread run between pieces
+    return tuple(itertools.chain.from_iterable(parts))
 
 
 def import_fresh(name: str, path: Path, display: Display = _cwd_relative, *, changed: bool = True) -> ModuleType:

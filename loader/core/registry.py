@@ -29,7 +29,7 @@ import bisect
 import operator
 import builtins
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal
@@ -49,15 +49,34 @@ ConflictPolicy = Literal["override", "error"]
 _OrderKey = tuple[int, str, str, str]
 
 
-@dataclass(frozen=True, slots=True)
 class Snapshot:
-    """An immutable view of the active resources, by kind, in load order."""
+    """An immutable view of the active resources, by kind, in load order.
 
-    by_kind: MappingProxyType[str, tuple[Resource, ...]]
-    version: int
+    A kind's tuple is made the first time it is asked for: a reload of one route must not pay
+    for a 10,000-item tuple nobody reads. The per-kind lists it reads from are never changed
+    after the registry made them (each change makes new lists for the kinds it touches).
+    """
+
+    __slots__ = ("version", "_order", "_tuples")
+
+    def __init__(self, order: Mapping[str, Sequence[tuple[object, Resource]]], version: int) -> None:
+        self.version = version
+        self._order = order
+        self._tuples: dict[str, tuple[Resource, ...]] = {}
 
     def of(self, kind: str) -> tuple[Resource, ...]:
-        return self.by_kind.get(kind, ())
+        found = self._tuples.get(kind)
+        if found is None:
+            found = self._tuples[kind] = tuple(map(_second, self._order.get(kind, ())))
+        return found
+
+    @property
+    def by_kind(self) -> MappingProxyType[str, tuple[Resource, ...]]:
+        """Every kind with active resources → its resources in load order."""
+        return MappingProxyType({kind: self.of(kind) for kind, items in self._order.items() if items})
+
+    def __repr__(self) -> str:
+        return f"<Snapshot v{self.version}: {sum(map(len, self._order.values()))} resources>"
 
 
 @dataclass
@@ -150,7 +169,7 @@ class Registry:
         self._active: set[int] = set()  # id() of the active resources
         self._counts: dict[str, int] = {}  # resources per kind of the files not rejected
         self._order: dict[str, list[tuple[_OrderKey, Resource]]] = {}
-        self._snapshot = Snapshot(MappingProxyType({}), 0)
+        self._snapshot = Snapshot({}, 0)
 
     # -- reading ----------------------------------------------------------------------
     def snapshot(self) -> Snapshot:
@@ -341,10 +360,7 @@ class Registry:
         deactivated = [r for r in deactivated if id(r) not in still]
 
         order = self._next_order(activated, deactivated)
-        by_kind = dict(self._snapshot.by_kind)
-        for kind, items in order.items():
-            by_kind[kind] = tuple(map(_second, items))
-        snapshot = Snapshot(MappingProxyType(by_kind), self._snapshot.version + 1)
+        snapshot = Snapshot({**self._order, **order}, self._snapshot.version + 1)
         return PreparedChange(
             self._snapshot.version, entries, rejected, overrides, file_errors,
             [*(e for e in self._other_errors if e.path not in entries), *change.errors],

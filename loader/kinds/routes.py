@@ -53,11 +53,11 @@ def route_shape(path: str) -> str:
 
 
 class RouteTableBinding(BaseBinding):
-    """Routes and middlewares → the HTTP route table, swapped in by one assignment.
+    """Routes and middlewares → the HTTP route table.
 
-    The new table is built in ``prepare`` from the current one and the change: only the URL
-    paths whose routes changed are built again, unless the middlewares changed (every route
-    then is). A process that serves no routes (``worker`` mode) keeps an empty table.
+    ``prepare`` plans the edit (only the URL paths whose routes changed are built, unless the
+    middlewares changed: then every route is, into a new table); ``commit`` applies it, which
+    cannot fail. A process that serves no routes (``worker`` mode) keeps an empty table.
     """
 
     kinds = frozenset({"route", "middlewares"})
@@ -67,12 +67,12 @@ class RouteTableBinding(BaseBinding):
             return []
         removed = [r for r in change.removed if r.kind == "route"]
         added = [r for r in change.added if r.kind == "route"]
-        change.state = runtime.asgi.next_table(removed, added, list(change.snapshot.of("middlewares")), change.snapshot.version)
+        change.state = runtime.asgi.plan_routes(removed, added, list(change.snapshot.of("middlewares")), change.snapshot.version)
         return []
 
     def commit(self, runtime: Runtime, change: KindChange) -> None:
         if change.state is not None:
-            runtime.asgi.swap(change.state)
+            runtime.asgi.apply_routes(change.state)
 
 
 class RouteKind(BaseKind):

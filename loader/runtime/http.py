@@ -1,15 +1,17 @@
-"""HTTP: a Starlette route table built from the registry snapshot, swapped by one reference.
+"""HTTP: a Starlette route table built from the registry snapshot, edited in place on reload.
 
 :class:`HttpApp` is the ASGI application uvicorn serves. It holds the current
-:class:`RouteTable`; :meth:`HttpApp.swap` replaces it with one assignment, so a request that
-started on the old table finishes on the old handler. Each route's call chain (middlewares,
-body/query validation, response conversion, error handling) is prepared when the table is
-built, not per request.
+:class:`RouteTable`: a reload plans an edit of it (the changed URL paths, built) and applies it
+in place, or swaps in a whole new table when the middlewares changed; either way a request in
+flight finishes on the handler it matched. Each route's call chain (middlewares, body/query
+validation, response conversion, error handling) is prepared when its route is built, not per
+request.
 """
 
 from __future__ import annotations
 
 import bisect
+from dataclasses import dataclass
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -25,7 +27,7 @@ from loader.kinds.middlewares import MiddlewareRoute, compile_matcher
 from loader.runtime.handlers import error_response, internal_error, prepare_handler
 from loader.types import Resource
 
-__all__ = ["HttpApp", "RouteTable", "build_route_table"]
+__all__ = ["HttpApp", "RouteTable", "TableEdit", "build_route_table"]
 
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -49,86 +51,94 @@ def _route_sort_key(path: str) -> tuple[int, ...]:
     return tuple(1 if segment.startswith("{") else 0 for segment in path.strip("/").split("/"))
 
 
+@dataclass(frozen=True)
+class TableEdit:
+    """A change of handlers, prepared against one table: the changed URL paths, built.
+
+    ``handlers`` maps each changed path to its handlers afterwards (empty: the path goes);
+    ``routes`` holds the Starlette route of every path that stays.
+    """
+
+    version: int
+    handlers: dict[str, dict[str, Resource]]
+    routes: dict[str, Route]
+
+
 class RouteTable:
-    """An immutable route table: a Starlette Router plus what it was built from.
+    """The route table: a Starlette Router plus what it was built from.
 
     Building a Starlette ``Route`` (compiling its path, preparing its endpoint) is most of the
-    cost of a table. :meth:`evolve` makes the next table from this one and a change (the
-    handlers that go and those that come): it builds the changed URL paths only and shares
-    everything else, with the order kept sorted by bisection, so a reload of one route file
-    costs one route plus a few C-speed copies, whatever the size of the project. A change of
-    middlewares (or the boot) builds every route.
+    cost of a table. A reload changes it in two steps, so that its cost follows the change and
+    not the project's size: :meth:`plan` builds the routes of the changed URL paths (the part
+    that can fail) and touches nothing; :meth:`apply` then puts them in place, by bisection into
+    the sorted route list, where nothing can fail. Requests are served on the one event loop that
+    applies the edit, and Starlette's Router matches a request without awaiting, so no request
+    sees half an edit, and a request in flight finishes on the endpoint it matched. A change of
+    middlewares (or the boot) builds every route: a new table, swapped by one reference.
     """
 
     def __init__(self, routes: list[Resource], middlewares: list[Resource], version: int = 0) -> None:
         self.version = version
-        self._middlewares = list(middlewares)
         self._middleware_key: tuple[int, ...] = tuple(id(mw.obj) for mw in middlewares)
         self._candidates = _candidates(middlewares)
         self._handlers: dict[str, dict[str, Resource]] = {}
         for resource in routes:
             self._handlers.setdefault(resource.meta["path"], {})[resource.meta["method"]] = resource
         self._keys = sorted(_route_key(p) for p in self._handlers)  # (shape, path), sorted
-        self._routes = [self._route(path, self._handlers[path], self._candidates) for _, path in self._keys]
-        self.router = _router(self._routes)
+        # The router's own list, in the order of _keys, with /health last: edited in place.
+        self.router = Router(
+            routes=[*(self._route(path, self._handlers[path], self._candidates) for _, path in self._keys), _HEALTH],
+            default=_not_found,
+        )
 
     @property
     def resources(self) -> tuple[Resource, ...]:
         """Every handler the table serves, in the order of its URL paths."""
         return tuple(r for _, path in self._keys for r in self._handlers[path].values())
 
-    def evolve(
+    def plan(
         self, removed: list[Resource], added: list[Resource], middlewares: list[Resource], version: int
-    ) -> RouteTable:
-        """The next table: this one without ``removed`` handlers and with ``added`` ones."""
+    ) -> TableEdit | RouteTable:
+        """The edit that takes ``removed`` handlers out and puts ``added`` ones in; a whole new
+        table when the middlewares changed. Nothing is changed yet."""
         if tuple(id(mw.obj) for mw in middlewares) != self._middleware_key:
             gone = {id(r) for r in removed}
             kept = [r for r in self.resources if id(r) not in gone]
             return RouteTable([*kept, *added], middlewares, version)
-        table = object.__new__(RouteTable)
-        table.version = version
-        table._middlewares, table._middleware_key, table._candidates = self._middlewares, self._middleware_key, self._candidates
-        table._handlers = dict(self._handlers)
-        table._keys, table._routes = list(self._keys), list(self._routes)
-        changed: set[str] = set()
+        handlers: dict[str, dict[str, Resource]] = {}
+
+        def current(path: str) -> dict[str, Resource]:
+            return handlers[path] if path in handlers else self._handlers.get(path, {})
+
         for resource in removed:
             path, method = resource.meta["path"], resource.meta["method"]
-            handlers = table._handlers.get(path)
-            if handlers is not None and handlers.get(method) is resource:
-                handlers = table._handlers[path] = {m: r for m, r in handlers.items() if m != method}
-                changed.add(path)
+            if current(path).get(method) is resource:
+                handlers[path] = {m: r for m, r in current(path).items() if m != method}
         for resource in added:
             path = resource.meta["path"]
-            table._handlers[path] = {**table._handlers.get(path, {}), resource.meta["method"]: resource}
-            changed.add(path)
-        if len(changed) > 32:  # a boot or a large change: build the changed ones, sort once
-            by_path = {path: route for (_, path), route in zip(table._keys, table._routes)}
-            for path in changed:
-                if table._handlers.get(path):
-                    by_path[path] = self._route(path, table._handlers[path], self._candidates)
-                else:
-                    table._handlers.pop(path, None)
-                    by_path.pop(path, None)
-            table._keys = sorted(_route_key(p) for p in by_path)
-            table._routes = [by_path[path] for _, path in table._keys]
-            changed = set()
-        for path in changed:
+            handlers[path] = {**current(path), resource.meta["method"]: resource}
+        routes = {path: self._route(path, methods, self._candidates) for path, methods in handlers.items() if methods}
+        return TableEdit(version, handlers, routes)
+
+    def apply(self, edit: TableEdit) -> None:
+        """Put a planned edit in place (see :meth:`plan`). Nothing here can fail."""
+        self.version = edit.version
+        routes = self.router.routes  # [..., /health]
+        for path, methods in edit.handlers.items():
             key = _route_key(path)
-            at = bisect.bisect_left(table._keys, key)
-            present = at < len(table._keys) and table._keys[at] == key
-            if not table._handlers.get(path):
-                table._handlers.pop(path, None)
+            at = bisect.bisect_left(self._keys, key)
+            present = at < len(self._keys) and self._keys[at] == key
+            if not methods:
+                self._handlers.pop(path, None)
                 if present:
-                    del table._keys[at], table._routes[at]
+                    del self._keys[at], routes[at]
                 continue
-            route = self._route(path, table._handlers[path], self._candidates)
+            self._handlers[path] = methods
             if present:
-                table._routes[at] = route
+                routes[at] = edit.routes[path]
             else:
-                table._keys.insert(at, key)
-                table._routes.insert(at, route)
-        table.router = _router(table._routes)
-        return table
+                self._keys.insert(at, key)
+                routes.insert(at, edit.routes[path])
 
     @staticmethod
     def _route(path: str, handlers: dict[str, Resource], candidates: list[Any]) -> Route:
@@ -159,10 +169,6 @@ def _candidates(middlewares: list[Resource]) -> list[Any]:
         for entry in mw.obj
         if isinstance(entry, MiddlewareRoute)
     ]
-
-
-def _router(routes: list[Route]) -> Router:
-    return Router(routes=[*routes, _HEALTH], default=_not_found)
 
 
 def _with_middlewares(endpoint: Endpoint, candidates: list[tuple[Any, list[Any]]]) -> Endpoint:
@@ -205,11 +211,18 @@ class HttpApp:
         self.internal: dict[str, Endpoint] = {}
         self._on_startup, self._on_shutdown = on_startup, on_shutdown
 
-    def next_table(
+    def plan_routes(
         self, removed: list[Resource], added: list[Resource], middlewares: list[Resource], version: int
-    ) -> RouteTable:
-        """A new table from the current one and a change of handlers (see :meth:`RouteTable.evolve`)."""
-        return self.table.evolve(removed, added, middlewares, version)
+    ) -> TableEdit | RouteTable:
+        """What a change of handlers does to the current table (see :meth:`RouteTable.plan`)."""
+        return self.table.plan(removed, added, middlewares, version)
+
+    def apply_routes(self, planned: TableEdit | RouteTable) -> None:
+        """Serve what :meth:`plan_routes` planned from the next request on."""
+        if isinstance(planned, RouteTable):
+            self.swap(planned)
+        else:
+            self.table.apply(planned)
 
     def swap(self, table: RouteTable) -> None:
         """Serve ``table`` from the next request on; requests in flight keep the old one."""

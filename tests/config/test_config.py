@@ -54,6 +54,50 @@ def test_bad_value_names_field_value_and_expectation(make_project) -> None:
     assert "project.worker_mode: got 'both'; expected input should be 'shared', 'server' or 'worker'" in info.value.message
 
 
+@pytest.mark.parametrize(("value", "field", "shown"), [
+    ('{"http": {"port": True}}', "project.http.port", "True"),  # a bool is an int to Python, not a port
+    ('{"http": {"port": "9000"}}', "project.http.port", "'9000'"),
+    ('{"http": {"port": 9000.0}}', "project.http.port", "9000.0"),
+    ('{"http": {"host": 127}}', "project.http.host", "127"),
+    ('{"database_url": 5432}', "project.database_url", "5432"),
+])
+def test_config_values_are_strict_never_coerced(make_project, value: str, field: str, shown: str) -> None:
+    root = make_project({
+        "loader_config.py": f"""
+            from loader import define_config
+            config = define_config(
+                project={value},
+            )
+        """,
+    })
+    with pytest.raises(ConfigError) as info:
+        load_project(root)
+    assert info.value.location == "loader_config.py:3"
+    assert f"config field {field}: got {shown}; expected" in info.value.message
+
+
+@pytest.mark.parametrize("flags", ['{"custom": "yes"}', '{"custom": 1}', '{"custom": {"nested": "true"}}'])
+def test_feature_flag_values_in_config_must_be_booleans(make_project, flags: str) -> None:
+    root = make_project({"loader_config.py": f"from loader import define_config\nconfig = define_config(feature_flags={flags})\n"})
+    with pytest.raises(ConfigError) as info:
+        load_project(root)
+    assert info.value.location == "loader_config.py:2" and "feature_flags.custom" in info.value.message
+
+
+def test_provider_default_and_module_disable_must_be_booleans(make_project) -> None:
+    root = make_project({
+        "loader_config.py": """
+            from loader import define_config
+            config = define_config(
+                modules={"blog": {"disable": "no"}},
+            )
+        """,
+    })
+    with pytest.raises(ConfigError) as info:
+        load_project(root)
+    assert "modules.blog.disable: got 'no'" in info.value.message
+
+
 def test_top_level_typo(make_project) -> None:
     root = make_project({"loader_config.py": "from loader import define_config\nconfig = define_config(featureflags={})\n"})
     with pytest.raises(ConfigError, match="unknown key 'featureflags' in define_config\\(\\); expected one of project, modules, plugins, feature_flags"):

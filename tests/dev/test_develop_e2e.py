@@ -36,6 +36,7 @@ TIMEOUT = 20.0  # seconds to wait for a line or a body before failing with the o
 
 HELLO = "async def GET(request):\n    return {{'message': '{}'}}\n"
 PID = "import os\n\nasync def GET(request):\n    return os.getpid()\n"
+FROZEN = "import gc\n\nasync def GET(request):\n    return gc.get_freeze_count()\n"
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -272,6 +273,7 @@ def hmr(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hmr]:
     out.mkdir()
     root = write_project(base / "proj", {
         "src/api/pid/route.py": PID,
+        "src/api/frozen/route.py": FROZEN,
         "src/api/hello/route.py": HELLO.format("v1"),
         "src/api/fragile/route.py": HELLO.format("v1"),
         # one helper, two routes importing it, a third route that must be left alone
@@ -314,6 +316,12 @@ def test_edit_a_route(hmr: Hmr) -> None:
     server.wait_for_line("reloaded src/api/hello/route.py (1 route; 0 dependents) in ", after=mark)
     server.poll("/hello", body({"message": "v2"}))
     hmr.assert_same_child(mark)
+
+
+def test_the_boot_heap_is_frozen_out_of_the_collectors_sight(hmr: Hmr) -> None:
+    # The child froze what it booted (loader.core.gc_pause.freeze_boot_heap): a collection
+    # during a request or a reload never walks the whole application.
+    assert hmr.server.get("/frozen").json() > 10_000
 
 
 def test_edit_a_helper_reloads_both_dependents_and_leaves_the_third_route_alone(hmr: Hmr) -> None:

@@ -153,6 +153,35 @@ def test_a_large_file_is_compiled_in_another_process_and_loads(make_project, mon
     assert error.location == f"src/api/big/route.py:{big.count(chr(10)) + 1}" and "syntax error" in error.message
 
 
+def test_a_large_files_constants_come_back_whole_when_rebuilt_in_pieces(make_project, monkeypatch) -> None:
+    # Pieces of 7 constants: the table (100 tuples), the module's constants (over 7: the docstring,
+    # the names, a code object) and a second table are each split, and must be rebuilt in order.
+    monkeypatch.setattr(importer, "LARGE_SOURCE_BYTES", 1000)
+    monkeypatch.setattr(importer, "CONSTANTS_PER_PIECE", 7)
+    rows = "".join(f"    ({i}, 'name {i}', {i * 1.5}),\n" for i in range(100))
+    source = (
+        '"""A data table."""\n'
+        f"ROWS = [\n{rows}]\n"
+        f"CODES = {{{', '.join(f'{i!r}: {i * i}' for i in range(40))}}}\n"
+        "NAMES = ('a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j')\n\n"
+        "async def GET(request):\n"
+        "    return {'rows': len(ROWS), 'last': list(ROWS[-1]), 'sum': sum(r[0] for r in ROWS),\n"
+        "            'codes': sum(CODES.values()), 'names': ''.join(NAMES), 'doc': __doc__}\n"
+    )
+    root = make_project({"src/api/ok/route.py": HELLO.format("ok")})
+
+    async def scenario(http, app):
+        report = await app.reload([write(root, "src/api/big/route.py", source)])
+        return report, (await http.get("/big")).json()
+
+    report, body = serve(root, scenario)
+    assert report.ok, report.errors
+    assert body == {
+        "rows": 100, "last": [99, "name 99", 148.5], "sum": sum(range(100)),
+        "codes": sum(i * i for i in range(40)), "names": "abcdefghij", "doc": "A data table.",
+    }
+
+
 def test_dependents_load_from_bytecode_and_the_changed_file_from_source(make_project, monkeypatch) -> None:
     monkeypatch.setattr(sys, "dont_write_bytecode", False)
     root = make_project({

@@ -40,6 +40,7 @@ def test_start_serves_and_shuts_down_gracefully_on_sigterm(make_project, tmp_pat
     marker = tmp_path / "shutdown.txt"
     root = make_project({
         "src/api/store/hello/route.py": "async def GET(request):\n    return {'message': 'hello'}\n",
+        "src/api/frozen/route.py": "import gc\n\nasync def GET(request):\n    return gc.get_freeze_count()\n",
         "src/api/slow/route.py": "import asyncio\n\nasync def GET(request):\n    await asyncio.sleep(0.5)\n    return {'slow': 'done'}\n",
         "src/modules/audit/__init__.py": f"""
             from loader import Module
@@ -61,6 +62,7 @@ def test_start_serves_and_shuts_down_gracefully_on_sigterm(make_project, tmp_pat
         base = f"http://127.0.0.1:{port}"
         wait_for(f"{base}/health", process)
         assert httpx.get(f"{base}/store/hello").json() == {"message": "hello"}
+        assert httpx.get(f"{base}/frozen").json() > 10_000  # booted objects frozen (gc_pause.freeze_boot_heap)
 
         slow: dict[str, object] = {}
         thread = threading.Thread(target=lambda: slow.update(response=httpx.get(f"{base}/slow", timeout=10)))
