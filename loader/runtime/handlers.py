@@ -4,7 +4,10 @@ A handler is ``async def GET(request)`` (sync handlers run in Starlette's thread
 declare more parameters annotated with a pydantic model: one named ``query`` is validated from
 the query string, any other from the JSON body, before the handler runs; invalid input is a
 400 with the field errors. A handler returns a Starlette ``Response`` or any JSON-able value.
-An exception is a 500 JSON carrying a request id, logged with the handler's ``path:line``.
+:func:`response_for` is the one place an exception becomes a response, for handlers, middlewares
+and the router alike: Starlette's ``HTTPException`` keeps its status and detail (as JSON);
+anything else is a 500 JSON carrying a request id and no exception text, logged with the
+handler's ``path:line``.
 Everything that can be decided once is decided here, when the route table is built.
 """
 
@@ -13,9 +16,11 @@ from __future__ import annotations
 import inspect
 import json
 import logging
+import re
 import typing
 import uuid
 from collections.abc import Awaitable, Callable
+from http import HTTPStatus
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -26,7 +31,7 @@ from starlette.responses import JSONResponse, Response
 
 from loader.types import Resource
 
-__all__ = ["prepare_handler", "error_response", "internal_error"]
+__all__ = ["prepare_handler", "error_response", "response_for", "http_error", "internal_error", "request_id"]
 
 log = logging.getLogger("loader.http")
 
@@ -83,20 +88,57 @@ def prepare_handler(resource: Resource) -> Endpoint:
                 kwargs = checked
             result = await handler(request, **kwargs) if is_async else await run_in_threadpool(handler, request, **kwargs)
             return result if isinstance(result, Response) else JSONResponse(result)
-        except HTTPException:
-            raise
         except Exception as exc:
-            return internal_error(request, f"in the handler at {where}", exc)
+            return response_for(request, exc, f"in the handler at {where}")
 
     return endpoint
 
 
+def response_for(request: Request, exc: Exception, where: str) -> Response:
+    """The response for an exception raised ``where`` (a handler, a middleware)."""
+    if isinstance(exc, HTTPException):
+        return http_error(exc)
+    return internal_error(request, where, exc)
+
+
+def http_error(exc: HTTPException) -> Response:
+    """``HTTPException(status, detail)`` as JSON with that status and the exception's headers."""
+    status, headers = exc.status_code, dict(exc.headers or {})
+    if status in (204, 304) or status < 200:  # no body allowed
+        return Response(status_code=status, headers=headers)
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = ""
+    code = re.sub(r"[^a-z0-9]+", "_", phrase.lower()).strip("_") or "http_error"
+    extra: dict[str, Any] = {}
+    if status == 405 and "Allow" in headers:
+        extra["allowed"] = [m.strip() for m in headers["Allow"].split(",") if m.strip()]
+    message = exc.detail if isinstance(exc.detail, str) else phrase
+    if not isinstance(exc.detail, str):
+        extra["detail"] = exc.detail
+    response = error_response(status, code, message, **extra)
+    response.headers.update(headers)
+    return response
+
+
+#: A client's ``x-request-id`` is kept only when it is short and plain; anything else (long,
+#: markup, control characters) would be copied into error bodies and logs, so a new id replaces it.
+_SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
+def request_id(request: Request) -> str:
+    """The client's ``x-request-id`` if it is safe to echo, else a new one."""
+    given = request.headers.get("x-request-id", "")
+    return given if _SAFE_REQUEST_ID.fullmatch(given) else uuid.uuid4().hex[:16]
+
+
 def internal_error(request: Request, where: str, exc: Exception) -> JSONResponse:
-    """A 500 carrying a request id (the client's ``x-request-id``, or a new one), logged with
-    the place that failed and the traceback."""
-    request_id = request.headers.get("x-request-id") or uuid.uuid4().hex[:16]
+    """A 500 carrying a request id, logged with the place that failed and the traceback; the
+    body says nothing of the exception (no text, SQL or paths)."""
+    rid = request_id(request)
     log.error(
         "%s %s failed %s (request id %s): %s: %s",
-        request.method, request.url.path, where, request_id, type(exc).__name__, exc, exc_info=exc,
+        request.method, request.url.path, where, rid, type(exc).__name__, exc, exc_info=exc,
     )
-    return error_response(500, "internal_error", "the server failed to handle this request", request_id=request_id)
+    return error_response(500, "internal_error", "the server failed to handle this request", request_id=rid)

@@ -24,7 +24,7 @@ from starlette.types import Receive, Scope, Send
 
 from loader.errors import LoaderError
 from loader.kinds.middlewares import MiddlewareRoute, compile_matcher
-from loader.runtime.handlers import error_response, internal_error, prepare_handler
+from loader.runtime.handlers import error_response, http_error, prepare_handler, response_for
 from loader.types import Resource
 
 __all__ = ["HttpApp", "RouteTable", "TableEdit", "build_route_table"]
@@ -184,8 +184,8 @@ def _with_middlewares(endpoint: Endpoint, candidates: list[tuple[Any, list[Any]]
                     chain = _link(mw, chain)
         try:
             return await chain(request)
-        except Exception as exc:  # a middleware that raises is a 500 like a handler
-            return internal_error(request, "in a middleware", exc)
+        except Exception as exc:  # a middleware that raises: mapped as a handler's exception
+            return response_for(request, exc, "in a middleware")
 
     return call
 
@@ -242,13 +242,7 @@ class HttpApp:
         try:
             await router(scope, receive, send)
         except HTTPException as exc:  # Starlette raises 405 as an exception when scope has "app"
-            allowed = (exc.headers or {}).get("Allow", "")
-            extra = {"allowed": [m.strip() for m in allowed.split(",") if m.strip()]} if exc.status_code == 405 else {}
-            code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-            response = error_response(exc.status_code, code, str(exc.detail), **extra)
-            if exc.headers:
-                response.headers.update(exc.headers)
-            await response(scope, receive, send)
+            await http_error(exc)(scope, receive, send)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:

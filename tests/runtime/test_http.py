@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
+import pytest
+
 from tests.runtime.conftest import serve
 
 from loader.runtime.http import build_route_table
@@ -110,6 +112,92 @@ def test_handler_exception_is_a_500_with_a_request_id_logged_with_path_line(make
     body = response.json()
     assert body["error"] == "internal_error" and len(body["request_id"]) == 16
     assert f"GET /boom failed in the handler at src/api/boom/route.py:1 (request id {body['request_id']})" in caplog.text
+
+
+RAISING = """
+    from starlette.exceptions import HTTPException
+
+    async def GET(request):
+        raise HTTPException(404, "no post 7")
+
+    async def PUT(request):
+        raise HTTPException(401, "sign in first", headers={"WWW-Authenticate": "Bearer"})
+
+    async def PATCH(request):
+        raise HTTPException(409, detail={"field": "slug", "taken": True})
+
+    async def DELETE(request):
+        raise HTTPException(304)
+
+    async def POST(request):
+        raise RuntimeError("UPDATE posts SET title = 'secret' WHERE id = 7 /srv/app/db.py")
+"""
+MIDDLEWARES = """
+    from loader import MiddlewareRoute, define_middlewares
+    from starlette.exceptions import HTTPException
+
+    async def guard(request, call_next):
+        if request.headers.get("x-deny"):
+            raise HTTPException(403, "denied by the guard")
+        return await call_next(request)
+
+    middlewares = define_middlewares([MiddlewareRoute(matcher="/guarded/*", middlewares=[guard])])
+"""
+
+
+@pytest.mark.parametrize("with_middlewares", [False, True], ids=["no-middlewares", "middlewares"])
+def test_http_exceptions_keep_their_status_detail_and_headers_with_or_without_middlewares(make_project, with_middlewares: bool) -> None:
+    files = {"src/api/posts/route.py": RAISING, "src/api/guarded/x/route.py": ROUTE.format("x")}
+    if with_middlewares:
+        files["src/api/middlewares.py"] = MIDDLEWARES
+    root = make_project(files)
+
+    async def scenario(http, app):
+        return [await http.request(m, "/posts") for m in ("GET", "PUT", "PATCH", "DELETE", "POST")]
+
+    missing, unauthorized, conflict, not_modified, failed = serve(root, scenario)
+    assert missing.status_code == 404 and missing.json() == {"error": "not_found", "message": "no post 7"}
+    assert unauthorized.status_code == 401 and unauthorized.headers["www-authenticate"] == "Bearer"
+    assert unauthorized.json() == {"error": "unauthorized", "message": "sign in first"}
+    assert conflict.status_code == 409
+    assert conflict.json() == {"error": "conflict", "message": "Conflict", "detail": {"field": "slug", "taken": True}}
+    assert not_modified.status_code == 304 and not_modified.content == b""
+    assert failed.status_code == 500 and set(failed.json()) == {"error", "message", "request_id"}
+    assert "secret" not in failed.text and "posts" not in failed.text and "/srv" not in failed.text
+
+
+def test_a_middleware_raising_an_http_exception_answers_with_its_status(make_project) -> None:
+    root = make_project({"src/api/middlewares.py": MIDDLEWARES, "src/api/guarded/x/route.py": ROUTE.format("x")})
+
+    async def scenario(http, app):
+        return await http.get("/guarded/x", headers={"x-deny": "1"}), await http.get("/guarded/x")
+
+    denied, allowed = serve(root, scenario)
+    assert denied.status_code == 403 and denied.json() == {"error": "forbidden", "message": "denied by the guard"}
+    assert allowed.status_code == 200
+
+
+@pytest.mark.parametrize(("sent", "kept"), [
+    ("req-42.a:b_C", True),
+    ("x" * 64, True),
+    ("x" * 65, False),
+    ("<script>alert(1)</script>", False),
+    ("id with spaces", False),
+    ("", False),
+])
+def test_a_client_request_id_is_echoed_only_when_short_and_plain(make_project, caplog, sent: str, kept: bool) -> None:
+    root = make_project({"src/api/boom/route.py": "async def GET(request):\n    raise RuntimeError('kaput')\n"})
+
+    async def scenario(http, app):
+        return await http.get("/boom", headers={"x-request-id": sent} if sent else {})
+
+    with caplog.at_level(logging.ERROR, logger="loader.http"):
+        response = serve(root, scenario)
+    given = response.json()["request_id"]
+    assert (given == sent) is kept
+    if not kept:
+        assert len(given) == 16 and given.isalnum() and (not sent or sent not in caplog.text)
+    assert f"(request id {given})" in caplog.text
 
 
 def test_middlewares_apply_to_the_routes_and_methods_they_match(make_project) -> None:
