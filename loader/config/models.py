@@ -27,6 +27,8 @@ class _Strict(BaseModel):
 class HttpConfig(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(default=9000, ge=1, le=65535)
+    #: Largest request body accepted, in bytes; a larger one is a 413, refused while it streams.
+    max_body_size: int = Field(default=1024 * 1024, ge=1)
 
 
 class ProjectConfig(_Strict):

@@ -127,7 +127,10 @@ class Application:
             project = self._project = load_project(self.root, set_aside=self.set_aside)
             self.container.register("feature_flags", FeatureFlag, source="loader", replace=True)
             self.container.register("database", LazyEngine(self._make_engine), source="loader", replace=True)
-            self.http = HttpApp(build_route_table([], []), on_startup=self.start, on_shutdown=self.stop)
+            self.http = HttpApp(
+                build_route_table([], []), on_startup=self.start, on_shutdown=self.stop,
+                max_body_size=project.config.project.http.max_body_size,
+            )
             self.http.state.container = self.container
             self.http.state.application = self
             binder = Binder(self, project.registry, project.kinds, project.plugin_manager, project.display)

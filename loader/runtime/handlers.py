@@ -52,6 +52,12 @@ def _model_params(handler: Callable[..., Any]) -> list[tuple[str, type[BaseModel
     return [(name, hints[name]) for name in params if isinstance(hints.get(name), type) and issubclass(hints[name], BaseModel)]
 
 
+def _is_json(content_type: str) -> bool:
+    """``application/json`` or any ``+json`` type (``application/merge-patch+json``), any parameters."""
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+
+
 async def _validated(request: Request, params: list[tuple[str, type[BaseModel]]]) -> dict[str, Any] | Response:
     values: dict[str, Any] = {}
     for name, model in params:
@@ -59,10 +65,17 @@ async def _validated(request: Request, params: list[tuple[str, type[BaseModel]]]
             raw: Any = dict(request.query_params)
         else:
             body = await request.body()
+            if body and not _is_json(request.headers.get("content-type", "")):
+                # Also what keeps a cross-site HTML form (text/plain, no preflight) from posting here.
+                return error_response(415, "unsupported_media_type", "the request body must be JSON (content-type: application/json)")
             try:
-                raw = json.loads(body) if body else {}
+                raw = json.loads(body.decode("utf-8")) if body else {}
+            except UnicodeDecodeError as exc:
+                return error_response(400, "invalid_json", f"request body is not valid UTF-8 (byte {exc.start})")
             except json.JSONDecodeError as exc:
                 return error_response(400, "invalid_json", f"request body is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})")
+            except RecursionError:
+                return error_response(400, "invalid_json", "request body is nested too deeply")
         try:
             values[name] = model.model_validate(raw)
         except ValidationError as exc:
@@ -101,6 +114,11 @@ def response_for(request: Request, exc: Exception, where: str) -> Response:
     return internal_error(request, where, exc)
 
 
+#: RFC 9110's names where older Pythons' ``HTTPStatus`` phrases differ: the code stays the same
+#: whichever Python serves.
+_RFC_9110_NAMES = {413: "content_too_large", 416: "range_not_satisfiable", 422: "unprocessable_content"}
+
+
 def http_error(exc: HTTPException) -> Response:
     """``HTTPException(status, detail)`` as JSON with that status and the exception's headers."""
     status, headers = exc.status_code, dict(exc.headers or {})
@@ -110,7 +128,7 @@ def http_error(exc: HTTPException) -> Response:
         phrase = HTTPStatus(status).phrase
     except ValueError:
         phrase = ""
-    code = re.sub(r"[^a-z0-9]+", "_", phrase.lower()).strip("_") or "http_error"
+    code = _RFC_9110_NAMES.get(status) or re.sub(r"[^a-z0-9]+", "_", phrase.lower()).strip("_") or "http_error"
     extra: dict[str, Any] = {}
     if status == 405 and "Allow" in headers:
         extra["allowed"] = [m.strip() for m in headers["Allow"].split(",") if m.strip()]

@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, Router
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from loader.errors import LoaderError
 from loader.kinds.middlewares import MiddlewareRoute, compile_matcher
@@ -201,11 +201,38 @@ def build_route_table(routes: list[Resource], middlewares: list[Resource], versi
     return RouteTable(routes, middlewares, version)
 
 
+def _too_large(limit: int) -> HTTPException:
+    return HTTPException(413, f"request body larger than {limit:,} bytes (project.http.max_body_size)")
+
+
+def _limited(receive: Receive, limit: int) -> Receive:
+    """``receive`` that raises a 413 once the body read so far passes ``limit``: a chunked or
+    lying client is stopped while it streams, never buffered whole. Whoever reads the body
+    (loader's body validation or a handler's ``await request.body()``) gets the exception, and
+    the one exception mapping answers it."""
+    seen = 0
+
+    async def receive_within_limit() -> Message:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise _too_large(limit)
+        return message
+
+    return receive_within_limit
+
+
 class HttpApp:
     """The ASGI app: lifespan, the current route table, JSON errors for 404/405."""
 
-    def __init__(self, table: RouteTable, *, on_startup: Lifespan | None = None, on_shutdown: Lifespan | None = None) -> None:
+    def __init__(
+        self, table: RouteTable, *, on_startup: Lifespan | None = None, on_shutdown: Lifespan | None = None,
+        max_body_size: int = 1024 * 1024,
+    ) -> None:
         self.table = table
+        self.max_body_size = max_body_size
         self.state = State()
         #: Paths loader answers itself before the route table, e.g. ``/_loader/inspect`` in develop.
         self.internal: dict[str, Endpoint] = {}
@@ -238,6 +265,12 @@ class HttpApp:
             response = await internal(Request(scope, receive))
             await response(scope, receive, send)
             return
+        if scope["type"] == "http":
+            declared = dict(scope.get("headers") or ()).get(b"content-length", b"")
+            if declared.isdigit() and int(declared) > self.max_body_size:  # refused before reading a byte
+                await http_error(_too_large(self.max_body_size))(scope, receive, send)
+                return
+            receive = _limited(receive, self.max_body_size)
         router = self.table.router  # one read: this request uses this table to the end
         try:
             await router(scope, receive, send)
