@@ -266,10 +266,12 @@ class HttpApp:
             await response(scope, receive, send)
             return
         if scope["type"] == "http":
-            declared = dict(scope.get("headers") or ()).get(b"content-length", b"")
-            if declared.isdigit() and int(declared) > self.max_body_size:  # refused before reading a byte
-                await http_error(_too_large(self.max_body_size))(scope, receive, send)
-                return
+            for name, value in scope.get("headers", ()):
+                if name == b"content-length":
+                    if value.isdigit() and int(value) > self.max_body_size:  # refused before reading a byte
+                        await http_error(_too_large(self.max_body_size))(scope, receive, send)
+                        return
+                    break
             receive = _limited(receive, self.max_body_size)
         router = self.table.router  # one read: this request uses this table to the end
         try:
