@@ -24,11 +24,15 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
+#: The default of ``project.http.max_body_size``: 1 MiB.
+DEFAULT_MAX_BODY_SIZE = 1024 * 1024
+
+
 class HttpConfig(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(default=9000, ge=1, le=65535)
     #: Largest request body accepted, in bytes; a larger one is a 413, refused while it streams.
-    max_body_size: int = Field(default=1024 * 1024, ge=1)
+    max_body_size: int = Field(default=DEFAULT_MAX_BODY_SIZE, ge=1)
 
 
 class ProjectConfig(_Strict):

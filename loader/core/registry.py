@@ -26,9 +26,9 @@ scheduler) take :meth:`Registry.snapshot`, an immutable view replaced by one ass
 from __future__ import annotations
 
 import bisect
-import operator
 import builtins
 import logging
+import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType

@@ -11,8 +11,8 @@ request.
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.datastructures import State
@@ -22,6 +22,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, Router
 from starlette.types import Message, Receive, Scope, Send
 
+from loader.config.models import DEFAULT_MAX_BODY_SIZE
 from loader.errors import LoaderError
 from loader.kinds.middlewares import MiddlewareRoute, compile_matcher
 from loader.runtime.handlers import error_response, http_error, prepare_handler, response_for
@@ -124,6 +125,17 @@ class RouteTable:
         """Put a planned edit in place (see :meth:`plan`). Nothing here can fail."""
         self.version = edit.version
         routes = self.router.routes  # [..., /health]
+        if len(edit.handlers) > 32:  # the boot or a large change: rebuild the list, sort once
+            by_path = {path: route for (_, path), route in zip(self._keys, routes)}
+            for path, methods in edit.handlers.items():
+                if methods:
+                    self._handlers[path], by_path[path] = methods, edit.routes[path]
+                else:
+                    self._handlers.pop(path, None)
+                    by_path.pop(path, None)
+            self._keys = sorted(_route_key(p) for p in by_path)
+            routes[:] = [*(by_path[path] for _, path in self._keys), _HEALTH]
+            return
         for path, methods in edit.handlers.items():
             key = _route_key(path)
             at = bisect.bisect_left(self._keys, key)
@@ -229,7 +241,7 @@ class HttpApp:
 
     def __init__(
         self, table: RouteTable, *, on_startup: Lifespan | None = None, on_shutdown: Lifespan | None = None,
-        max_body_size: int = 1024 * 1024,
+        max_body_size: int = DEFAULT_MAX_BODY_SIZE,
     ) -> None:
         self.table = table
         self.max_body_size = max_body_size

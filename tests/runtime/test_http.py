@@ -273,3 +273,35 @@ def test_a_request_in_flight_finishes_on_the_table_it_started_with(make_project)
         return (await in_flight).json(), fresh.json()
 
     assert serve(root, scenario) == ({"version": "old"}, {"version": "new"})
+
+
+def test_every_route_serves_after_a_boot_and_after_large_changes(make_project) -> None:
+    # 40 routes: more than the route table edits one by one, so the boot, a reload of all of
+    # them and a deletion of most of them go through its rebuild-and-sort path.
+    from tests.runtime.test_reload import write
+
+    root = make_project({f"src/api/r{i:02d}/route.py": ROUTE.format(f"v1-{i}") for i in range(40)})
+
+    async def answers(http) -> dict[str, object]:
+        found: dict[str, object] = {}
+        for i in range(40):
+            response = await http.get(f"/r{i:02d}")
+            found[f"/r{i:02d}"] = response.json() if response.status_code == 200 else response.status_code
+        return found
+
+    async def scenario(http, app):
+        booted = await answers(http)
+        paths = [write(root, f"src/api/r{i:02d}/route.py", ROUTE.format(f"v2-{i}")) for i in range(40)]
+        edited = await app.reload(paths)
+        after_edit = await answers(http)
+        for i in range(5, 40):
+            (root / f"src/api/r{i:02d}/route.py").unlink()
+        deleted = await app.reload(paths[5:])
+        after_delete = await answers(http)
+        return booted, edited.ok, after_edit, deleted.ok, after_delete, (await http.get("/health")).status_code
+
+    booted, edited, after_edit, deleted, after_delete, health = serve(root, scenario)
+    assert booted == {f"/r{i:02d}": {"from": f"v1-{i}"} for i in range(40)}
+    assert edited and after_edit == {f"/r{i:02d}": {"from": f"v2-{i}"} for i in range(40)}
+    assert deleted and after_delete == {f"/r{i:02d}": {"from": f"v2-{i}"} if i < 5 else 404 for i in range(40)}
+    assert health == 200
