@@ -24,7 +24,8 @@ helper (P3) the helper every route imports changes: ``app.reload([shared.py])`` 
        untimed) and every sample ends with a timed ``gc.collect()``, so each pays for its own
        garbage. Three fresh processes (rounds).
 flat   (P2) one route reload, a flag-file save (value unchanged) and a flag flip (a tenth of the
-       routes come or go) at 10, 1,000, 4,000 and 10,000 routes, in process, three rounds.
+       routes come or go) at 10, 1,000, 4,000 and 10,000 routes, in process (started, so with the
+       booted heap frozen as in a server), each in its own block of 40, three rounds.
 idle   (IC) CPU of each server's whole process tree (``/proc/<pid>/task/*/schedstat``), started,
        served once, left alone 3 s, then measured over 20 s; three rounds.
 health (H1) ``/health`` polled every 2 ms on its own connection while a 10 MB route file (a data
@@ -322,16 +323,27 @@ async def inproc(name: str, project: Path, n: int) -> Result:
 
 
 async def _flat(app: Any, project: Path, n: int, editor: Editor) -> Result:
-    """One route reloaded, then the flag file rewritten (same value, then flipped), interleaved."""
+    """One route reloaded n times, then the flag file rewritten n times with the same value, then
+    n times flipped: each in its own block (three untimed warm-ups first), so that the automatic
+    collections a sample meets collect its own kind's garbage. Interleaved, a one-route reload
+    would pay for collecting the tenth of the application that the flip before it rebuilt."""
     route, flag = route_path(project, 1), flag_path(project)
     out: Result = {"route": [], "flag": [], "flip": [], "routes": len(app.registry.list("route"))}
-    on = True
     for i in range(n + 3):
         took = await _loader_reload(app, route, "/r00001", editor.write(route))
+        if i >= 3:
+            out["route"].append(took)
+    on = True
+    for i in range(n + 3):
         flag.write_text(flag_source(on, f"edit {i}"))
         start = time.perf_counter()
         report = await app.reload([flag])
         same = time.perf_counter() - start
+        if not report.ok:
+            raise SystemExit(f"flag edit {i} failed: {report!r}")
+        if i >= 3:
+            out["flag"].append(same)
+    for i in range(n + 3):
         on = not on
         flag.write_text(flag_source(on, f"flip {i}"))
         start = time.perf_counter()
@@ -340,8 +352,6 @@ async def _flat(app: Any, project: Path, n: int, editor: Editor) -> Result:
         if not report.ok or (b"item" in await _asgi_body(app.asgi, "/r00010")) != on:
             raise SystemExit(f"flag flip {i} did not {'enable' if on else 'disable'} /r00010: {report!r}")
         if i >= 3:
-            out["route"].append(took)
-            out["flag"].append(same)
             out["flip"].append(flip)
     return out
 
@@ -783,7 +793,7 @@ def run_measure(name: str, workdir: Path, quick: bool, log: Path) -> Result:
         rounds: list[Result] = []
         for r in range(2 if quick else 3):
             print(f"… flat: round {r + 1}", file=sys.stderr, flush=True)
-            rounds.append({str(size): run_inproc(name, projects[size], 8 if quick else 20) for size in FLAT_SIZES})
+            rounds.append({str(size): run_inproc(name, projects[size], 8 if quick else 40) for size in FLAT_SIZES})
         return {"rounds": rounds}
     if name == "idle":
         return measure_idle(workdir, quick, log)

@@ -58,7 +58,6 @@ def start(project: Path, host: str | None, port: int | None, grace: float, allow
     """Serve PROJECT in production mode (no reload). SIGTERM or SIGINT shut it down gracefully."""
     import uvicorn
 
-    from loader.core.gc_pause import freeze_boot_heap
     from loader.db import check_migrations
     from loader.runtime.application import Application
 
@@ -82,7 +81,6 @@ def start(project: Path, host: str | None, port: int | None, grace: float, allow
     )
     config = uvicorn.Config(app.asgi, host=host, port=port, lifespan="on", timeout_graceful_shutdown=int(grace) or 1, log_level="info")
     server = uvicorn.Server(config)
-    freeze_boot_heap()
     server.run()
     if not server.started:
         sys.exit(1)

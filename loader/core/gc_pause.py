@@ -6,7 +6,7 @@ import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["gc_paused", "freeze_boot_heap"]
+__all__ = ["gc_paused", "freeze_boot_heap", "thaw_heap"]
 
 
 @contextmanager
@@ -24,7 +24,7 @@ def gc_paused() -> Iterator[None]:
 
 
 def freeze_boot_heap() -> None:
-    """Called by a server once it has booted, before it serves.
+    """Called by ``Application.start()``: the application has booted and is about to serve.
 
     Boot made every object with the GC paused, so all of them wait in the youngest generation:
     the first collections after boot would walk the whole application (100–200 ms at 1,000
@@ -33,5 +33,17 @@ def freeze_boot_heap() -> None:
     CPython's docs advise for servers. The cost: a cycle among boot-time objects is never
     collected, so the boot-time version of a module that a hot reload replaces stays in memory
     (once per file: later versions are collected as usual).
+
+    It also keeps a reload's cost independent of the project's size. Unfrozen, a full
+    collection waits until the objects made since the last one reach a quarter of the whole
+    heap: in a 10,000-route application the versions that reloads replace then pile up, and
+    every reload builds its modules in fresh memory instead of reusing theirs (one route reload
+    measured 1.8x slower than at 10 routes; frozen, the collector sees only what reloads made).
     """
     gc.freeze()
+
+
+def thaw_heap() -> None:
+    """Called by ``Application.stop()``: what was frozen is collectable again (a process that
+    boots many applications, a test suite, must get their memory back once they stop)."""
+    gc.unfreeze()

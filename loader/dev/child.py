@@ -21,7 +21,6 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from loader.core.gc_pause import freeze_boot_heap
 from loader.dev.channel import (
     ChildFailed, ChildReady, ChildStart, HmrReload, HmrResult, ProtocolError, from_wire, hung_file, set_aside_errors, to_wire,
 )
@@ -73,7 +72,6 @@ def run_child(project: str, sock: socket.socket, conn: Connection, log_level: st
         return
     config = uvicorn.Config(app.asgi, lifespan="on", log_level=log_level, access_log=False)
     server = uvicorn.Server(config)
-    freeze_boot_heap()
     boot_errors = [e.format() for e in app.errors]
 
     async def main() -> None:
