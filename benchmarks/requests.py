@@ -20,7 +20,12 @@ once a real server and HTTP parser are in the path.
 
 The machine is a noisy, shared 2 cores (over HTTP the generator and the server share them), so
 figures are medians of several runs and only ratios within one run mean anything.
-Target P6: loader ≥ 0.8 × bare Starlette requests/s, in process and over HTTP.
+Like with like: ``Starlette(routes=...)`` runs its ServerErrorMiddleware and ExceptionMiddleware
+around the router (an exception becomes a 500 or its HTTPException response); loader's
+``HttpApp`` does the same duties in its own code (one mapping of exceptions, request ids) and
+also enforces ``project.http.max_body_size``, so the anchor is Starlette with its default stack.
+Target P6: loader ≥ 0.9 × bare Starlette requests/s, in process and over HTTP, taken at the
+worst of the per-run ratios (each loader run against the Starlette run beside it).
 Run ``python benchmarks/requests.py`` (7 × 20,000 calls in process, 5 × 5 s over HTTP) or with
 ``--quick`` (3 × 5,000, 2 × 2 s); the table is printed and, unless ``--no-docs``, written between
 the ``requests`` markers of ``docs/performance.md``.
@@ -53,7 +58,7 @@ from starlette.types import ASGIApp, Message, Scope
 from perfdoc import DOCS, write_section  # benchmarks/perfdoc.py (scripts run from benchmarks/)
 
 APPS = ("loader", "starlette")
-TARGET = 0.8
+TARGET = 0.9
 HOST = "127.0.0.1"
 BODY = b'{"ok":true}'
 REQUEST = b"GET /bench HTTP/1.1\r\nHost: bench\r\n\r\n"
@@ -223,18 +228,23 @@ def render(inproc: dict[str, list[float]], http: dict[str, list[float]], bad: in
         f"({parser}, {loop} loop) on loopback, driven for {duration:g} s by {generator} over {conns} keep-alive "
         f"connections; the generator and the server share the 2 cores. Failed or wrong responses: {bad}.",
         "",
-        "| mode | loader req/s | bare Starlette req/s | loader / Starlette |",
+        "| mode | loader req/s | bare Starlette req/s | loader / Starlette, per run: median (min–max) |",
         "|---|---:|---:|---:|",
     ]
-    ratios = {}
+    worst = {}
     for mode, samples in (("in process (direct ASGI calls)", inproc), ("over HTTP (uvicorn, loopback)", http)):
-        ratios[mode] = statistics.median(samples["loader"]) / statistics.median(samples["starlette"])
-        lines.append(f"| {mode} | {cell(samples['loader'])} | {cell(samples['starlette'])} | {ratios[mode]:.2f}× |")
-    lines += ["", "| target | measured | verdict |", "|---|---|---|"]
-    for mode, ratio in ratios.items():
+        # Runs alternate, so run i of loader and run i of Starlette saw the same machine.
+        paired = [a / b for a, b in zip(samples["loader"], samples["starlette"])]
+        worst[mode] = min(paired)
+        lines.append(
+            f"| {mode} | {cell(samples['loader'])} | {cell(samples['starlette'])} | "
+            f"{statistics.median(paired):.2f}× ({min(paired):.2f}–{max(paired):.2f}) |"
+        )
+    lines += ["", "| target | measured (worst run) | verdict |", "|---|---|---|"]
+    for mode, ratio in worst.items():
         lines.append(f"| P6 {mode.split(' (')[0]}: loader ≥ {TARGET} × Starlette | {ratio:.2f}× | {'PASS' if ratio >= TARGET else 'FAIL'} |")
-    passed = all(r >= TARGET for r in ratios.values()) and bad == 0
-    lines += ["", f"**P6: {'PASS' if passed else 'FAIL'}** (≥ {TARGET}× bare Starlette in process and over HTTP, no failed responses)"]
+    passed = all(r >= TARGET for r in worst.values()) and bad == 0
+    lines += ["", f"**P6: {'PASS' if passed else 'FAIL'}** (≥ {TARGET}× bare Starlette in process and over HTTP in every run, no failed responses)"]
     return "\n".join(lines) + "\n"
 
 
