@@ -16,7 +16,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-__all__ = ["HttpConfig", "ProjectConfig", "ProviderConfig", "ModuleConfig", "PluginConfig", "LoaderConfig"]
+from loader.config.cors import CorsConfig
+
+__all__ = ["CorsConfig", "HttpConfig", "ProjectConfig", "ProviderConfig", "ModuleConfig", "PluginConfig", "LoaderConfig"]
 
 
 class _Strict(BaseModel):
@@ -33,6 +35,8 @@ class HttpConfig(_Strict):
     port: int = Field(default=9000, ge=1, le=65535)
     #: Largest request body accepted, in bytes; a larger one is a 413, refused while it streams.
     max_body_size: int = Field(default=DEFAULT_MAX_BODY_SIZE, ge=1)
+    #: Cross-origin requests from browsers (``loader/config/cors.py``); off when unset.
+    cors: CorsConfig | None = None
 
 
 class ProjectConfig(_Strict):
