@@ -21,6 +21,8 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from loader.types import HTTP_METHODS
+
 __all__ = ["CorsConfig"]
 
 # scheme://host[:port], as a browser serializes an origin: no path, no trailing slash, no user
@@ -54,8 +56,6 @@ def _origin(value: str) -> str:
 
 
 def _method(value: str) -> str:
-    from loader.kinds.routes import HTTP_METHODS  # here, not at the top: config loads before the kinds
-
     method = value.upper()
     if method != "*" and method not in HTTP_METHODS:
         raise PydanticCustomError("cors_method", f"'*' or one of {', '.join(HTTP_METHODS)}")
