@@ -60,6 +60,7 @@ def start(project: Path, host: str | None, port: int | None, grace: float, allow
 
     from loader.db import check_migrations
     from loader.runtime.application import Application
+    from loader.runtime.server import server_config
 
     app = Application(project, grace_period=grace).boot()
     if app.errors:
@@ -79,7 +80,7 @@ def start(project: Path, host: str | None, port: int | None, grace: float, allow
         f"{len(snapshot.of('route'))} routes, {len(snapshot.of('subscriber'))} subscribers, {len(snapshot.of('job'))} jobs)",
         markup=False,
     )
-    config = uvicorn.Config(app.asgi, host=host, port=port, lifespan="on", timeout_graceful_shutdown=int(grace) or 1, log_level="info")
+    config = server_config(app.asgi, http, host=host, port=port, timeout_graceful_shutdown=int(grace) or 1, log_level="info")
     server = uvicorn.Server(config)
     server.run()
     if not server.started:

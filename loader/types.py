@@ -7,9 +7,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-__all__ = ["SourceLocation", "Origin", "RootKind", "Root", "SourceFile", "Resource", "caller_location", "shown_relative"]
+__all__ = ["HTTP_METHODS", "SourceLocation", "Origin", "RootKind", "Root", "SourceFile", "Resource", "caller_location", "shown_relative"]
 
 RootKind = Literal["builtin", "plugin", "project", "module", "provider"]
+
+#: The methods a route file may define handlers for (and the order ``Allow`` lists them in).
+HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-__all__ = ["HttpConfig", "ProjectConfig", "ProviderConfig", "ModuleConfig", "PluginConfig", "LoaderConfig"]
+from loader.config.cors import CorsConfig
+
+__all__ = ["CorsConfig", "HttpConfig", "ProjectConfig", "ProviderConfig", "ModuleConfig", "PluginConfig", "LoaderConfig"]
 
 
 class _Strict(BaseModel):
@@ -33,6 +35,17 @@ class HttpConfig(_Strict):
     port: int = Field(default=9000, ge=1, le=65535)
     #: Largest request body accepted, in bytes; a larger one is a 413, refused while it streams.
     max_body_size: int = Field(default=DEFAULT_MAX_BODY_SIZE, ge=1)
+    #: Cross-origin requests from browsers (``loader/config/cors.py``); off when unset.
+    cors: CorsConfig | None = None
+    # The server's connection limits (``loader/runtime/server.py``, docs/routes.md § Limits).
+    #: Seconds an idle keep-alive connection stays open between two requests.
+    keep_alive_timeout: float = Field(default=5.0, gt=0, le=3600, allow_inf_nan=False)
+    #: Seconds a client has to send a request's head (request line and headers); then it is cut off.
+    header_timeout: float = Field(default=10.0, gt=0, le=3600, allow_inf_nan=False)
+    #: Largest request head, in bytes; a larger one is a 400 and the connection is closed.
+    max_head_size: int = Field(default=16 * 1024, ge=1024, le=1024 * 1024)
+    #: Past this many open connections or requests in flight, a new request gets a 503; None: no limit.
+    limit_concurrency: int | None = Field(default=None, ge=2)
 
 
 class ProjectConfig(_Strict):

@@ -44,6 +44,7 @@ def run_child(project: str, sock: socket.socket, conn: Connection, log_level: st
     import uvicorn
 
     from loader.runtime.application import Application
+    from loader.runtime.server import server_config
 
     try:
         start = from_wire(conn.recv())
@@ -70,7 +71,7 @@ def run_child(project: str, sock: socket.socket, conn: Connection, log_level: st
     except LoaderError as exc:
         conn.send(to_wire(ChildFailed(exc.format())))
         return
-    config = uvicorn.Config(app.asgi, lifespan="on", log_level=log_level, access_log=False)
+    config = server_config(app.asgi, app.project.config.project.http, log_level=log_level, access_log=False)
     server = uvicorn.Server(config)
     boot_errors = [e.format() for e in app.errors]
 

@@ -15,11 +15,10 @@ from loader.core.registry import ConflictPolicy
 
 from loader.errors import LoaderError
 from loader.kinds.base import BaseBinding, BaseKind, KindChange, Runtime, line_of
-from loader.types import Resource, SourceFile
+from loader.types import HTTP_METHODS, Resource, SourceFile
 
 __all__ = ["RouteKind", "HTTP_METHODS", "url_path_of", "route_shape"]
 
-HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 _PARAM = re.compile(r"^\[([A-Za-z_][A-Za-z0-9_]*)\]$")
 _STATIC = re.compile(r"^[A-Za-z0-9_.~-]+$")
 

@@ -129,7 +129,7 @@ class Application:
             self.container.register("database", LazyEngine(self._make_engine), source="loader", replace=True)
             self.http = HttpApp(
                 build_route_table([], []), on_startup=self.start, on_shutdown=self.stop,
-                max_body_size=project.config.project.http.max_body_size,
+                max_body_size=project.config.project.http.max_body_size, cors=project.config.project.http.cors,
             )
             self.http.state.container = self.container
             self.http.state.application = self

@@ -5,7 +5,8 @@
 in place, or swaps in a whole new table when the middlewares changed; either way a request in
 flight finishes on the handler it matched. Each route's call chain (middlewares, body/query
 validation, response conversion, error handling) is prepared when its route is built, not per
-request.
+request. What no route answers (404, 405, ``OPTIONS``) goes through the same middlewares, prepared
+when it happens (:meth:`RouteTable.answer`).
 """
 
 from __future__ import annotations
@@ -17,14 +18,16 @@ from typing import Any
 
 from starlette.datastructures import State
 from starlette.exceptions import HTTPException
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route, Router
-from starlette.types import Message, Receive, Scope, Send
+from starlette.routing import Match, Route, Router
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from loader.config.models import DEFAULT_MAX_BODY_SIZE
+from loader.config.models import DEFAULT_MAX_BODY_SIZE, CorsConfig
 from loader.errors import LoaderError
 from loader.kinds.middlewares import MiddlewareRoute, compile_matcher
+from loader.kinds.routes import HTTP_METHODS
 from loader.runtime.handlers import error_response, http_error, prepare_handler, response_for
 from loader.types import Resource
 
@@ -37,14 +40,6 @@ Lifespan = Callable[[], Awaitable[Any]]
 
 async def _health(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
-
-
-_HEALTH = Route("/health", _health, methods=["GET"])
-
-
-async def _not_found(scope: Scope, receive: Receive, send: Send) -> None:
-    response = error_response(404, "not_found", f"no route for {scope.get('method', '')} {scope.get('path', '')}")
-    await response(scope, receive, send)
 
 
 def _route_sort_key(path: str) -> tuple[int, ...]:
@@ -86,10 +81,11 @@ class RouteTable:
         for resource in routes:
             self._handlers.setdefault(resource.meta["path"], {})[resource.meta["method"]] = resource
         self._keys = sorted(_route_key(p) for p in self._handlers)  # (shape, path), sorted
+        self._health = Route("/health", _with_middlewares(_health, _for_method(self._candidates, "GET")), methods=["GET"])
         # The router's own list, in the order of _keys, with /health last: edited in place.
         self.router = Router(
-            routes=[*(self._route(path, self._handlers[path], self._candidates) for _, path in self._keys), _HEALTH],
-            default=_not_found,
+            routes=[*(self._route(path, self._handlers[path], self._candidates) for _, path in self._keys), self._health],
+            default=self._not_found,
         )
 
     @property
@@ -134,7 +130,7 @@ class RouteTable:
                     self._handlers.pop(path, None)
                     by_path.pop(path, None)
             self._keys = sorted(_route_key(p) for p in by_path)
-            routes[:] = [*(by_path[path] for _, path in self._keys), _HEALTH]
+            routes[:] = [*(by_path[path] for _, path in self._keys), self._health]
             return
         for path, methods in edit.handlers.items():
             key = _route_key(path)
@@ -156,8 +152,7 @@ class RouteTable:
     def _route(path: str, handlers: dict[str, Resource], candidates: list[Any]) -> Route:
         prepared: dict[str, Endpoint] = {}
         for method, resource in handlers.items():
-            relevant = [(pattern, mws) for pattern, methods, mws in candidates if not methods or method in methods]
-            prepared[method] = _with_middlewares(prepare_handler(resource), relevant)
+            prepared[method] = _with_middlewares(prepare_handler(resource), _for_method(candidates, method))
         if "GET" in prepared and "HEAD" not in prepared:
             prepared["HEAD"] = prepared["GET"]
 
@@ -165,6 +160,52 @@ class RouteTable:
             return await prepared[request.method](request)
 
         return Route(path, dispatch, methods=list(prepared))
+
+    # -- the answers no route gives: 404, 405, OPTIONS ---------------------------------------
+    # They run through the middlewares whose matcher covers the path, like a route's response,
+    # but are prepared per request: they are the rare path, and the common one stays as it was.
+
+    async def _not_found(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The router's default: no route matches the path."""
+        text = f"no route for {scope.get('method', '')} {scope.get('path', '')}"
+        await self.answer(scope, receive, send, lambda: error_response(404, "not_found", text))
+
+    async def not_allowed(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A route matches the path but none serves the method: a 405, or for ``OPTIONS`` a 204.
+
+        Both carry ``Allow``: every method some route serves at this URL (see :meth:`allowed`).
+        """
+        allow = ", ".join(self.allowed(scope))
+        if scope["method"] == "OPTIONS":  # the route file defines no OPTIONS: say what it serves
+            await self.answer(scope, receive, send, lambda: Response(status_code=204, headers={"Allow": allow}))
+        else:
+            await self.answer(scope, receive, send, lambda: http_error(HTTPException(405, headers={"Allow": allow})))
+
+    def allowed(self, scope: Scope) -> list[str]:
+        """The methods served at the request's URL, as Starlette's matching serves them.
+
+        Starlette tries the routes in order and takes the first that matches path and method, so
+        a method the static route ``/posts/new`` lacks is served by ``/posts/{id}`` if that has
+        it: both routes' methods are served at ``/posts/new``. ``OPTIONS`` always is.
+        """
+        served = {"OPTIONS"}
+        for route in self.router.routes:
+            if isinstance(route, Route) and route.methods and route.matches(scope)[0] is not Match.NONE:
+                served |= route.methods
+        return [method for method in HTTP_METHODS if method in served]
+
+    async def answer(self, scope: Scope, receive: Receive, send: Send, make: Callable[[], Response]) -> None:
+        """Send ``make()`` through the middlewares that cover the request, as a route's response."""
+        if not self._candidates:
+            await make()(scope, receive, send)
+            return
+
+        async def respond(request: Request) -> Response:
+            return make()
+
+        endpoint = _with_middlewares(respond, _for_method(self._candidates, scope["method"]))
+        response = await endpoint(Request(scope, receive))
+        await response(scope, receive, send)
 
     def __repr__(self) -> str:
         return f"<RouteTable v{self.version}: {sum(map(len, self._handlers.values()))} handlers>"
@@ -181,6 +222,11 @@ def _candidates(middlewares: list[Resource]) -> list[Any]:
         for entry in mw.obj
         if isinstance(entry, MiddlewareRoute)
     ]
+
+
+def _for_method(candidates: list[Any], method: str) -> list[tuple[Any, list[Any]]]:
+    """The middleware entries that apply to ``method`` (their path is checked per request)."""
+    return [(pattern, mws) for pattern, methods, mws in candidates if not methods or method in methods]
 
 
 def _with_middlewares(endpoint: Endpoint, candidates: list[tuple[Any, list[Any]]]) -> Endpoint:
@@ -237,11 +283,20 @@ def _limited(receive: Receive, limit: int) -> Receive:
 
 
 class HttpApp:
-    """The ASGI app: lifespan, the current route table, JSON errors for 404/405."""
+    """The ASGI app: lifespan, CORS when configured, the body limit, the current route table.
+
+    Args:
+        table: The route table to serve.
+        on_startup: Awaited on the server's lifespan startup.
+        on_shutdown: Awaited on the server's lifespan shutdown.
+        max_body_size: ``project.http.max_body_size``.
+        cors: ``project.http.cors``: when set, Starlette's ``CORSMiddleware`` answers preflight
+            requests and adds its headers to every response, around everything else.
+    """
 
     def __init__(
         self, table: RouteTable, *, on_startup: Lifespan | None = None, on_shutdown: Lifespan | None = None,
-        max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+        max_body_size: int = DEFAULT_MAX_BODY_SIZE, cors: CorsConfig | None = None,
     ) -> None:
         self.table = table
         self.max_body_size = max_body_size
@@ -249,6 +304,8 @@ class HttpApp:
         #: Paths loader answers itself before the route table, e.g. ``/_loader/inspect`` in develop.
         self.internal: dict[str, Endpoint] = {}
         self._on_startup, self._on_shutdown = on_startup, on_shutdown
+        # Built once: the config cannot change while a server runs (a change restarts it).
+        self._cors: ASGIApp | None = CORSMiddleware(self, **cors.middleware_options()) if cors else None
 
     def plan_routes(
         self, removed: list[Resource], added: list[Resource], middlewares: list[Resource], version: int
@@ -271,25 +328,35 @@ class HttpApp:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
             return
+        if self._cors is not None and "loader.cors" not in scope:
+            # CORS wraps this same method (it calls back with the mark set), so that without
+            # CORS a request pays for this test only, not for one more call.
+            scope["loader.cors"] = True
+            await self._cors(scope, receive, send)
+            return
         scope["app"] = self
         internal = self.internal.get(scope.get("path", "")) if self.internal else None
         if internal is not None and scope["type"] == "http":
             response = await internal(Request(scope, receive))
             await response(scope, receive, send)
             return
+        table = self.table  # one read: this request uses this table to the end
         if scope["type"] == "http":
+            receive = _limited(receive, self.max_body_size)
             for name, value in scope.get("headers", ()):
                 if name == b"content-length":
                     if value.isdigit() and int(value) > self.max_body_size:  # refused before reading a byte
-                        await http_error(_too_large(self.max_body_size))(scope, receive, send)
+                        too_large = _too_large(self.max_body_size)
+                        await table.answer(scope, receive, send, lambda: http_error(too_large))
                         return
                     break
-            receive = _limited(receive, self.max_body_size)
-        router = self.table.router  # one read: this request uses this table to the end
         try:
-            await router(scope, receive, send)
+            await table.router(scope, receive, send)
         except HTTPException as exc:  # Starlette raises 405 as an exception when scope has "app"
-            await http_error(exc)(scope, receive, send)
+            if exc.status_code == 405:
+                await table.not_allowed(scope, receive, send)
+            else:
+                await http_error(exc)(scope, receive, send)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:

@@ -97,7 +97,8 @@ def test_unknown_path_and_wrong_method_are_json(make_project) -> None:
     missing, wrong = serve(root, scenario)
     assert missing.status_code == 404 and missing.json() == {"error": "not_found", "message": "no route for GET /nope"}
     assert wrong.status_code == 405 and wrong.json()["error"] == "method_not_allowed"
-    assert set(wrong.json()["allowed"]) == {"GET", "HEAD"}
+    assert wrong.json()["allowed"] == ["GET", "HEAD", "OPTIONS"]  # OPTIONS is answered at every route
+    assert wrong.headers["allow"] == "GET, HEAD, OPTIONS"
 
 
 def test_handler_exception_is_a_500_with_a_request_id_logged_with_path_line(make_project, caplog) -> None:
