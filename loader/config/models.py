@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-__all__ = ["HttpConfig", "ProjectConfig", "ProviderConfig", "ModuleConfig", "PluginConfig", "LoaderConfig"]
+__all__ = ["HttpConfig", "LoggingConfig", "ProjectConfig", "ProviderConfig", "ModuleConfig", "PluginConfig", "LoaderConfig"]
 
 
 class _Strict(BaseModel):
@@ -35,10 +35,28 @@ class HttpConfig(_Strict):
     max_body_size: int = Field(default=DEFAULT_MAX_BODY_SIZE, ge=1)
 
 
+class LoggingConfig(_Strict):
+    """``project.logging``: how ``loader start`` and ``loader develop`` set up logging (docs/logging.md)."""
+
+    #: False: loader leaves logging to the project (``project={"logging": False}`` is short for it).
+    configure: bool = True
+    level: Literal["debug", "info", "warning", "error", "critical"] = "info"
+    format: Literal["console", "json"] = "console"
+    #: One line per request; None: on under ``loader develop``, off under ``loader start``.
+    access_log: bool | None = None
+
+
 class ProjectConfig(_Strict):
     database_url: str | None = None
     http: HttpConfig = HttpConfig()
     worker_mode: Literal["shared", "server", "worker"] = "shared"
+    logging: LoggingConfig = LoggingConfig()
+
+    @field_validator("logging", mode="before")
+    @classmethod
+    def _logging_shorthand(cls, value: Any) -> Any:
+        # False is short for {"configure": False}: the project sets up logging itself
+        return {"configure": value} if isinstance(value, bool) else value
 
 
 class ProviderConfig(_Strict):

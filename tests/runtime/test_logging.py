@@ -1,0 +1,481 @@
+"""Logging (docs/logging.md): the formats, the settings and their precedence, the opt-out, the
+access log and its request id, subscriber and job runs, what the boot logs — in process where
+that is enough, and through real ``loader start`` / ``loader develop`` processes for what only
+a server shows (uvicorn's loggers, the JSON lines, the opt-out leaving a project's set-up alone).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from loader import logs
+from loader.config.loading import define_config
+from loader.config.models import LoggingConfig
+from loader.errors import ConfigError
+from loader.kinds.jobs import JobSpec
+from loader.logs import ConsoleFormatter, JsonFormatter, apply_requested, configure_logging, request_server_logging
+from loader.runtime.access_log import AccessLog, with_access_log
+from loader.runtime.application import Application
+from loader.runtime.events import LocalEventBus
+from loader.runtime.scheduler import ScheduledJob, Scheduler
+from tests.runtime.test_scheduler import until
+from tests.runtime.test_start import free_port, wait_for
+
+CONSOLE_LINE = re.compile(r"^\d{2}:\d{2}:\d{2}\.\d{3} (DEBUG|INFO|WARNING|ERROR|CRITICAL) +[\w.]+: ")
+DATED_LINE = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3} (DEBUG|INFO|WARNING|ERROR|CRITICAL) +[\w.]+: ")
+
+
+@contextmanager
+def bare_root() -> Iterator[logging.Logger]:
+    """The root logger with no handler, put back as it was after, and no pending request.
+
+    A context manager, not a fixture: pytest puts its capturing handler on the root logger
+    once the fixtures are set up."""
+    root = logging.getLogger()
+    saved, level = root.handlers[:], root.level
+    uvicorn_level = logging.getLogger("uvicorn.error").level
+    root.handlers = []
+    try:
+        yield root
+    finally:
+        root.handlers = saved
+        root.setLevel(level)
+        logging.getLogger("uvicorn.error").setLevel(uvicorn_level)
+        logs._requested = logs._applied = None
+
+
+def record(message: str = "hello %s", *args: Any, level: int = logging.INFO, **extra: Any) -> logging.LogRecord:
+    rec = logging.getLogger("src.api.thing").makeRecord("src.api.thing", level, "route.py", 3, message, args or ("world",), None, extra=extra)
+    return rec
+
+
+# -- formats ---------------------------------------------------------------------------------
+def test_json_line_has_time_level_logger_message_extras_and_exception() -> None:
+    try:
+        raise ZeroDivisionError("division by zero")
+    except ZeroDivisionError:
+        rec = logging.getLogger("src.api.thing").makeRecord(
+            "src.api.thing", logging.ERROR, "route.py", 3, "failed: %s\nsecond line é", ("x",), sys.exc_info(),
+            extra={"request_id": "abc", "status": 500, "time": "not the time", "thing": object()},
+        )
+    line = JsonFormatter().format(rec)
+    assert "\n" not in line and line.isascii()
+    data = json.loads(line)
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z", data["time"])
+    assert (data["level"], data["logger"], data["message"]) == ("error", "src.api.thing", "failed: x\nsecond line é")
+    assert (data["request_id"], data["status"]) == ("abc", 500)
+    assert data["thing"].startswith("<object object")  # anything else is shown as its str
+    assert "Traceback" in data["exception"] and "ZeroDivisionError: division by zero" in data["exception"]
+    assert "color_message" not in data and "args" not in data and "msg" not in data
+
+
+def test_console_line_reads_time_level_logger_message() -> None:
+    assert CONSOLE_LINE.match(ConsoleFormatter().format(record()))
+    assert ConsoleFormatter().format(record()).endswith(" INFO    src.api.thing: hello world")
+    assert DATED_LINE.match(ConsoleFormatter(dated=True).format(record()))
+    colored = ConsoleFormatter(color=True).format(record(level=logging.WARNING))
+    assert "\x1b[33mWARNING\x1b[0m src.api.thing" in colored
+    # a newline inside a message cannot pass for a line of its own
+    forged = ConsoleFormatter().format(record("GET %s failed", "/a\n12:00:00.000 ERROR   loader.http: forged"))
+    assert forged.splitlines()[1].startswith("  12:00:00.000 ERROR")
+
+
+# -- set-up, settings, opt-out ---------------------------------------------------------------
+def test_configure_logging_installs_one_handler_and_leaves_anothers_alone() -> None:
+    with bare_root() as root:
+        assert configure_logging("debug", "json") is True
+        assert configure_logging("warning", "console") is True  # again: replaced, not added
+        assert len(root.handlers) == 1 and root.level == logging.WARNING
+        assert isinstance(root.handlers[0].formatter, ConsoleFormatter)
+
+        root.handlers = []
+        theirs = logging.StreamHandler()
+        root.addHandler(theirs)
+        root.setLevel(logging.ERROR)
+        assert configure_logging("debug", "json") is False
+        assert root.handlers == [theirs] and root.level == logging.ERROR
+
+
+def test_nothing_happens_unless_a_server_asked() -> None:
+    with bare_root() as root:
+        assert apply_requested(LoggingConfig(), {"LOADER_LOG_LEVEL": "nonsense"}) is None
+        assert root.handlers == []
+
+
+def test_precedence_flag_then_environment_then_config_then_default() -> None:
+    with bare_root() as root:
+        request_server_logging("start")
+        settings = apply_requested(LoggingConfig(), {})
+        assert settings == logs.LogSettings(True, "info", "console", False)
+        assert logs.server_logging() == settings and root.level == logging.INFO
+
+        request_server_logging("start")
+        config = LoggingConfig(level="error", format="json", access_log=True)
+        assert apply_requested(config, {}) == logs.LogSettings(True, "error", "json", True)
+        assert isinstance(root.handlers[0].formatter, JsonFormatter)
+
+        request_server_logging("start", format="console", access_log=False)
+        assert apply_requested(config, {"LOADER_LOG_LEVEL": "DEBUG"}) == logs.LogSettings(True, "debug", "console", False)
+        assert root.level == logging.DEBUG
+
+        request_server_logging("develop")
+        assert apply_requested(LoggingConfig(), {}) == logs.LogSettings(True, "info", "console", True)
+        assert logging.getLogger("uvicorn.error").level == logging.WARNING  # the parent says what serves where
+        request_server_logging("develop")
+        assert apply_requested(LoggingConfig(access_log=False), {}).access_log is False  # type: ignore[union-attr]
+        assert apply_requested(LoggingConfig(), {}) is None  # a request is applied once
+
+
+@pytest.mark.parametrize(("config", "environ"), [
+    (LoggingConfig(configure=False), {}),
+    (LoggingConfig(), {"LOADER_LOG_CONFIG": "0"}),
+    (LoggingConfig(), {"LOADER_LOG_CONFIG": "off"}),
+])
+def test_opting_out_touches_nothing(config: LoggingConfig, environ: dict[str, str]) -> None:
+    with bare_root() as root:
+        root.setLevel(logging.CRITICAL)
+        request_server_logging("start", format="json", access_log=True)
+        settings = apply_requested(config, environ)
+        assert settings is not None and settings.configured is False and settings.access_log is True
+        assert root.handlers == [] and root.level == logging.CRITICAL
+
+
+def test_the_environment_overrides_what_config_says() -> None:
+    with bare_root() as root:
+        request_server_logging("start")
+        settings = apply_requested(LoggingConfig(configure=False), {"LOADER_LOG_CONFIG": "yes"})
+        assert settings is not None and settings.configured is True and len(root.handlers) == 1
+
+
+@pytest.mark.parametrize(("name", "value", "message"), [
+    ("LOADER_LOG_LEVEL", "loud", "LOADER_LOG_LEVEL='loud' is not valid; expected one of debug, info, warning, error, critical (any case)"),
+    ("LOADER_LOG_LEVEL", "10", "LOADER_LOG_LEVEL='10' is not valid"),
+    ("LOADER_LOG_LEVEL", "x" * 5000, "LOADER_LOG_LEVEL='" + "x" * 40 + "...' is not valid"),
+    ("LOADER_LOG_LEVEL", "info\n<script>", r"LOADER_LOG_LEVEL='info\n<script>' is not valid"),
+    ("LOADER_LOG_CONFIG", "maybe", "LOADER_LOG_CONFIG='maybe' is not a boolean"),
+])
+def test_a_bad_variable_is_one_clear_error(name: str, value: str, message: str) -> None:
+    with bare_root() as root:
+        request_server_logging("start")
+        with pytest.raises(ConfigError) as caught:
+            apply_requested(LoggingConfig(), {name: value})
+        assert message in caught.value.format() and "\n" not in caught.value.format()
+        assert root.handlers == []
+
+
+@pytest.mark.parametrize(("logging_config", "expected"), [
+    ({"level": "loud"}, "config field project.logging.level: got 'loud'"),
+    ({"level": "INFO"}, "config field project.logging.level: got 'INFO'"),
+    ({"format": "xml"}, "config field project.logging.format: got 'xml'"),
+    ({"access_log": "yes"}, "config field project.logging.access_log: got 'yes'"),
+    ({"colour": True}, "unknown key 'colour' in project.logging"),
+    ("off", "config field project.logging: got 'off'"),
+])
+def test_bad_project_logging_values_name_the_field(logging_config: Any, expected: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(expected)):
+        define_config(project={"logging": logging_config})
+
+
+def test_false_is_short_for_configure_false() -> None:
+    assert define_config(project={"logging": False}).project.logging == LoggingConfig(configure=False)
+
+
+# -- the access log, in process --------------------------------------------------------------
+def test_access_lines_carry_the_request_id_of_the_error_response(make_project, caplog: pytest.LogCaptureFixture) -> None:
+    root = make_project({
+        "src/api/ok/route.py": "async def GET(request):\n    return {'ok': True}\n",
+        "src/api/boom/route.py": "async def GET(request):\n    return 1 / 0\n",
+    })
+    assert with_access_log(app := object(), False) is app  # off: nothing wraps the app
+
+    async def main() -> list[httpx.Response]:
+        application = Application(root).boot()
+        await application.start()
+        transport = httpx.ASGITransport(app=AccessLog(application.asgi))
+        try:
+            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+                return [
+                    await http.get("/ok?token=secret", headers={"x-request-id": "client-42"}),
+                    await http.get("/boom"),
+                    await http.get("/boom", headers={"x-request-id": "<script>alert(1)</script>"}),
+                    await http.get("/nowhere"),
+                ]
+        finally:
+            await application.stop()
+
+    with caplog.at_level(logging.INFO):
+        ok, boom, hostile, missing = asyncio.run(main())
+    access = [r for r in caplog.records if r.name == "loader.access"]
+    assert [(r.method, r.path, r.status) for r in access] == [  # type: ignore[attr-defined]
+        ("GET", "/ok", 200), ("GET", "/boom", 500), ("GET", "/boom", 500), ("GET", "/nowhere", 404),
+    ]
+    assert access[0].request_id == "client-42"  # type: ignore[attr-defined]
+    assert all(isinstance(r.duration_ms, float) for r in access)  # type: ignore[attr-defined]
+    assert not [r for r in access if "secret" in r.getMessage()]  # no query string
+    for response, line in ((boom, access[1]), (hostile, access[2])):
+        rid = response.json()["request_id"]
+        assert line.request_id == rid and re.fullmatch(r"[0-9a-f]{16}", rid)  # type: ignore[attr-defined]
+        assert f"(request id {rid})" in line.getMessage()
+        assert any(r.name == "loader.http" and rid in r.getMessage() and r.exc_info for r in caplog.records)
+    assert "<script>" not in caplog.text
+    assert ok.status_code == 200 and missing.status_code == 404
+
+
+# -- what the runtime logs -------------------------------------------------------------------
+def test_subscriber_runs_are_logged_with_their_id(caplog: pytest.LogCaptureFixture) -> None:
+    async def main() -> None:
+        bus = LocalEventBus()
+        bus.subscribe("order.placed", lambda event: None, "project:subscribers/orders:fine", source="src/subscribers/orders.py:4")
+        bus.subscribe("order.placed", lambda event: 1 / 0, "project:subscribers/orders:broken", source="src/subscribers/orders.py:9")
+        await bus.emit("order.placed", {"id": 1})
+        await bus.drain()
+
+    with caplog.at_level(logging.DEBUG, logger="loader.events"):
+        asyncio.run(main())
+    handled = [r for r in caplog.records if r.levelno == logging.DEBUG]
+    assert [r.subscriber_id for r in handled] == ["project:subscribers/orders:fine"]  # type: ignore[attr-defined]
+    assert "subscriber 'project:subscribers/orders:fine' handled event 'order.placed' in" in handled[0].getMessage()
+    failed = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert [r.subscriber_id for r in failed] == ["project:subscribers/orders:broken"]  # type: ignore[attr-defined]
+    assert failed[0].exc_info and failed[0].event == "order.placed"  # type: ignore[attr-defined]
+
+
+def test_job_runs_are_logged_with_their_id(caplog: pytest.LogCaptureFixture) -> None:
+    runs = iter([None, ZeroDivisionError("boom")])
+
+    async def run() -> None:
+        outcome = next(runs)
+        if outcome is not None:
+            raise outcome
+
+    job = ScheduledJob("job:project:jobs/sync.py:sync", "sync", JobSpec(name="sync", schedule=0.01, number_of_executions=2), run, "src/jobs/sync.py:5")
+
+    async def main() -> None:
+        scheduler = Scheduler()
+        scheduler.reconcile([job])
+        await scheduler.start()
+        await until(lambda: scheduler.runs(job.id) >= 2)
+        await scheduler.stop()
+
+    with caplog.at_level(logging.INFO, logger="loader.scheduler"):
+        asyncio.run(main())
+    ran = [r for r in caplog.records if "ran in" in r.getMessage()]
+    assert len(ran) == 1 and ran[0].levelno == logging.INFO and ran[0].job_id == job.id  # type: ignore[attr-defined]
+    assert ran[0].getMessage().startswith("job 'sync' [job:project:jobs/sync.py:sync] ran in ")
+    failed = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(failed) == 1 and failed[0].exc_info and failed[0].job_id == job.id  # type: ignore[attr-defined]
+    assert "job 'sync' [job:project:jobs/sync.py:sync] (src/jobs/sync.py:5) failed" == failed[0].getMessage()
+
+
+def test_the_boot_logs_overrides_and_disabled_files(make_project, caplog: pytest.LogCaptureFixture) -> None:
+    root = make_project({
+        "loader_config.py": "from loader import define_config\n\nconfig = define_config(plugins=['greetings'])\n",
+        "src/api/greetings/route.py": "async def GET(request):\n    return 'mine'\n",
+        "src/api/gated/route.py": "from loader import define_file_config\n\ndefine_file_config(is_disabled=lambda: True)\n\nasync def GET(request):\n    return 'on'\n",
+    })
+    with caplog.at_level(logging.INFO, logger="loader.registry"):
+        Application(root).boot()
+    messages = [r.getMessage() for r in caplog.records if r.name == "loader.registry"]
+    assert any(m.startswith("route GET /greetings from src/api/greetings/route.py:1 overrides ") and "loader_plugin_greetings" in m for m in messages), messages
+    assert "src/api/gated/route.py disabled: is_disabled() returned True" in messages
+
+
+# -- real servers ----------------------------------------------------------------------------
+SERVER_FILES = {
+    "loader_config.py": "from loader import define_config\n\nconfig = define_config(plugins=['greetings'])\n",
+    "src/api/greetings/route.py": "async def GET(request):\n    return 'mine'\n",
+    "src/api/store/hello/route.py": """
+        import logging
+
+        log = logging.getLogger(__name__)
+
+        async def GET(request):
+            log.info("saying hello")
+            log.warning("careful: %s", "hot")
+            return {"message": "hello"}
+    """,
+    "src/api/boom/route.py": "async def GET(request):\n    return 1 / 0\n",
+    "src/api/things/route.py": """
+        async def POST(request):
+            await request.app.state.container.resolve("event_bus").emit("thing.done", {"n": 7})
+            return {"ok": True}
+    """,
+    "src/subscribers/things.py": """
+        import logging
+
+        from loader import subscriber
+
+        log = logging.getLogger(__name__)
+
+        @subscriber("thing.done")
+        async def on_thing(event, container):
+            log.info("thing %s done", event.data["n"])
+    """,
+    "src/api/gated/route.py": "from loader import define_file_config\n\ndefine_file_config(is_disabled=lambda: True)\n\nasync def GET(request):\n    return 'on'\n",
+}
+
+
+def run_server(root: Path, *args: str, env: dict[str, str] | None = None, requests: Any = None) -> tuple[str, str, Any]:
+    """``loader start`` ROOT on a free port; run ``requests(base_url)``, SIGTERM; (stdout, stderr, result)."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "loader", "start", str(root), "--port", str(port), *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_for(f"{base}/health", process)
+        result = requests(base) if requests else None
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    return out, err, result
+
+
+def exchange(base: str) -> dict[str, Any]:
+    return {
+        "hello": httpx.get(f"{base}/store/hello", headers={"x-request-id": "client-42"}),
+        "boom": httpx.get(f"{base}/boom").json()["request_id"],
+        "thing": httpx.post(f"{base}/things"),
+    }
+
+
+pytest_slow = pytest.mark.slow
+
+
+@pytest_slow
+def test_start_json_lines(make_project) -> None:
+    root = make_project(SERVER_FILES)
+    out, err, sent = run_server(root, "--log-format", "json", "--access-log", requests=exchange)
+    assert sent["hello"].status_code == 200 and sent["thing"].status_code == 200
+    assert out == ""  # everything is a log line on stderr
+    lines = [json.loads(line) for line in err.splitlines()]  # every line is one JSON object
+    assert all({"time", "level", "logger", "message"} <= set(line) for line in lines)
+
+    def find(logger: str, text: str) -> dict[str, Any]:
+        found = [line for line in lines if line["logger"] == logger and text in line["message"]]
+        assert found, f"no {logger} line with {text!r} in:\n{err}"
+        return found[0]
+
+    hello = find("loader.access", "GET /store/hello 200")
+    assert (hello["method"], hello["path"], hello["status"], hello["request_id"]) == ("GET", "/store/hello", 200, "client-42")
+    assert isinstance(hello["duration_ms"], float)
+    boom = find("loader.access", "GET /boom 500")
+    assert boom["request_id"] == sent["boom"]
+    failure = find("loader.http", f"(request id {sent['boom']})")
+    assert failure["level"] == "error" and "ZeroDivisionError" in failure["exception"]
+    assert find("src.subscribers.things", "thing 7 done")["level"] == "info"
+    assert find("src.api.store.hello.route", "saying hello")["level"] == "info"
+    assert find("loader.registry", "route GET /greetings from src/api/greetings/route.py:1 overrides ")
+    assert find("loader.registry", "src/api/gated/route.py disabled: is_disabled() returned True")
+    assert find("loader.server", f"serving {root.name} on http://127.0.0.1:")
+    assert find("uvicorn.error", "Application startup complete")
+    assert not [line for line in lines if line["logger"] == "uvicorn.access"]
+    assert len(lines) == len({json.dumps(line, sort_keys=True) for line in lines})  # nothing twice
+
+
+@pytest_slow
+def test_start_console_lines_and_a_warning_level(make_project) -> None:
+    root = make_project(SERVER_FILES)
+    out, err, sent = run_server(root, requests=exchange)
+    assert f"loader: serving {root.name} on http://127.0.0.1:" in out
+    log_lines = [line for line in err.splitlines() if DATED_LINE.match(line)]
+    assert any(re.search(r" INFO    src\.api\.store\.hello\.route: saying hello$", line) for line in log_lines), err
+    assert any(re.search(r" INFO    src\.subscribers\.things: thing 7 done$", line) for line in log_lines), err
+    assert any(re.search(r" INFO    uvicorn\.error: Application startup complete\.$", line) for line in log_lines), err
+    assert any(f"(request id {sent['boom']})" in line and " ERROR   loader.http: " in line for line in log_lines), err
+    assert "loader.access" not in err  # off by default under start
+
+    out, err, _ = run_server(root, env={"LOADER_LOG_LEVEL": "warning"}, requests=exchange)
+    assert "saying hello" not in err and "thing 7 done" not in err and "Application startup complete" not in err
+    assert any(re.search(r" WARNING src\.api\.store\.hello\.route: careful: hot$", line) for line in err.splitlines()), err
+
+
+def test_start_refuses_an_unknown_log_format(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "loader", "start", str(tmp_path), "--log-format", "xml"], capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 2 and "Invalid value for '--log-format': 'xml' is not one of 'console', 'json'" in result.stderr
+
+
+@pytest_slow
+def test_start_with_a_bad_log_level_is_one_clear_line(make_project) -> None:
+    root = make_project(SERVER_FILES)
+    result = subprocess.run(
+        [sys.executable, "-m", "loader", "start", str(root), "--port", str(free_port())],
+        capture_output=True, text=True, timeout=60, env={**os.environ, "LOADER_LOG_LEVEL": "loud"},
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "error: LOADER_LOG_LEVEL='loud' is not valid; expected one of debug, info, warning, error, critical (any case)"
+    )
+
+
+@pytest_slow
+def test_a_project_that_configures_logging_keeps_its_set_up(make_project) -> None:
+    root = make_project({
+        **SERVER_FILES,
+        "loader_config.py": """
+            import logging
+
+            from loader import define_config
+
+            logging.basicConfig(level=logging.INFO, format="PROJECT|%(levelname)s|%(name)s|%(message)s")
+
+            config = define_config(plugins=["greetings"])
+        """,
+    })
+    _, err, _ = run_server(root, "--access-log", requests=exchange)
+    lines = err.splitlines()
+    assert "PROJECT|INFO|src.subscribers.things|thing 7 done" in lines, err
+    assert "PROJECT|INFO|uvicorn.error|Application startup complete." in lines, err
+    assert any(line.startswith("PROJECT|INFO|loader.access|GET /store/hello 200 in ") for line in lines), err
+    assert any(line.startswith("PROJECT|INFO|loader.registry|route GET /greetings from ") for line in lines), err
+    assert not [line for line in lines if DATED_LINE.match(line)], err  # loader added no handler of its own
+    assert len(lines) == len(set(lines)), err
+
+
+@pytest_slow
+def test_loader_log_config_0_leaves_logging_unconfigured(make_project) -> None:
+    root = make_project(SERVER_FILES)
+    _, err, _ = run_server(root, env={"LOADER_LOG_CONFIG": "0"}, requests=exchange)
+    # Python's own last resort: warnings and errors, the bare message, nothing at info
+    assert "careful: hot" in err.splitlines() and "saying hello" not in err and "thing 7 done" not in err
+    assert not [line for line in err.splitlines() if DATED_LINE.match(line)], err
+
+
+@pytest_slow
+def test_develop_logs_requests_and_project_lines_in_the_console_format(make_project) -> None:
+    from tests.dev.test_develop_e2e import DevServer, stop_and_check
+
+    root = make_project(SERVER_FILES)
+    server = DevServer(root).start()
+    try:
+        assert server.get("/store/hello").status_code == 200
+        server.wait_for_line("loader.access: GET /store/hello 200 in ")
+        server.wait_for_line("src.api.store.hello.route: saying hello")
+        lines = server.output().splitlines()
+        access = next(line for line in lines if "loader.access: GET /store/hello" in line)
+        assert CONSOLE_LINE.match(access), access
+        assert any(CONSOLE_LINE.match(line) and "route GET /greetings from src/api/greetings/route.py:1 overrides" in line for line in lines)
+        assert f"serving {root.name} on {server.url}" in "\n".join(lines)  # the parent's own lines stay as they were
+        assert "Uvicorn running" not in server.output() and "Application startup complete" not in server.output()
+    finally:
+        stop_and_check(server)
