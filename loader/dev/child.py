@@ -49,8 +49,10 @@ def run_child(project: str, sock: socket.socket, conn: Connection) -> None:
 
     try:
         start = from_wire(conn.recv())
-    except (EOFError, OSError):
-        os._exit(0)  # the parent is gone or no longer needs this spare
+    except (EOFError, OSError, KeyboardInterrupt):
+        # The parent is gone or no longer needs this spare; Ctrl-C in a terminal reaches the
+        # whole process group, the waiting spare included: no traceback for it.
+        os._exit(0)
     except ProtocolError as exc:
         conn.send(to_wire(ChildFailed(str(exc))))
         return
