@@ -16,14 +16,12 @@ the standard library: ``import loader`` stays fast.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from loader.config.env import LOG_LEVELS, env_bool, env_choice
 from loader.config.models import LoggingConfig
@@ -37,8 +35,7 @@ Command = Literal["start", "develop"]
 Format = Literal["console", "json"]
 
 
-@dataclass(frozen=True)
-class LogSettings:
+class LogSettings(NamedTuple):
     """What a server runs with, resolved from flags, the environment, config and defaults.
 
     Attributes:
@@ -54,8 +51,7 @@ class LogSettings:
     access_log: bool
 
 
-@dataclass(frozen=True)
-class _Request:
+class _Request(NamedTuple):
     command: Command
     format: Format | None
     access_log: bool | None
@@ -196,6 +192,8 @@ class JsonFormatter(logging.Formatter):
     line is always one line of ASCII, whatever a message holds."""
 
     def format(self, record: logging.LogRecord) -> str:
+        import json  # here: json costs ~2 ms to import, and `import loader` must stay fast
+
         data: dict[str, Any] = {
             "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
