@@ -294,6 +294,32 @@ def test_the_boot_logs_overrides_and_disabled_files(make_project, caplog: pytest
     assert "src/api/gated/route.py disabled: is_disabled() returned True" in messages
 
 
+def test_a_flag_flip_logs_the_files_it_disables_and_enables(make_project, caplog: pytest.LogCaptureFixture) -> None:
+    flag = "from loader import FlagSettings\nf = FlagSettings(key='beta', default_val={on}, env_key='LOADER_FF_BETA_LOGS')\n"
+    root = make_project({
+        "src/feature_flags/beta.py": flag.format(on=False),
+        "src/api/beta/route.py": (
+            "from loader import FeatureFlag, define_file_config\n"
+            "define_file_config(is_disabled=lambda: not FeatureFlag.is_feature_enabled('beta'))\n\n"
+            "async def GET(request):\n    return 'beta'\n"
+        ),
+    })
+
+    async def flip(on: bool) -> None:
+        (root / "src/feature_flags/beta.py").write_text(flag.format(on=on))
+        assert (await app.reload([root / "src/feature_flags/beta.py"])).ok
+
+    with caplog.at_level(logging.INFO, logger="loader.registry"):
+        app = Application(root).boot()
+        asyncio.run(flip(True))
+        asyncio.run(flip(False))
+    assert [r.getMessage() for r in caplog.records if r.name == "loader.registry"] == [
+        "src/api/beta/route.py disabled: is_disabled() returned True (flags read: beta=off)",
+        "src/api/beta/route.py enabled again",
+        "src/api/beta/route.py disabled: is_disabled() returned True (flags read: beta=off)",
+    ]
+
+
 # -- real servers ----------------------------------------------------------------------------
 SERVER_FILES = {
     "loader_config.py": "from loader import define_config\n\nconfig = define_config(plugins=['greetings'])\n",
