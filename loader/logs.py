@@ -21,10 +21,10 @@ import os
 import sys
 import time
 from collections.abc import Mapping
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, get_args
 
-from loader.config.env import LOG_LEVELS, env_bool, env_choice
-from loader.config.models import LoggingConfig
+from loader.config.env import env_bool, env_choice
+from loader.config.models import LoggingConfig, LogLevel
 
 __all__ = [
     "ConsoleFormatter", "JsonFormatter", "LogSettings", "apply_requested", "configure_logging",
@@ -87,7 +87,7 @@ def apply_requested(config: LoggingConfig, environ: Mapping[str, str] | None = N
     if asked is None:
         return None
     env = os.environ if environ is None else environ
-    level = env_choice("LOADER_LOG_LEVEL", LOG_LEVELS, environ=env) or config.level
+    level = env_choice("LOADER_LOG_LEVEL", get_args(LogLevel), environ=env) or config.level
     wanted = env_bool("LOADER_LOG_CONFIG", default=config.configure, environ=env)
     format: Format = asked.format or config.format
     access_log = next(v for v in (asked.access_log, config.access_log, asked.command == "develop") if v is not None)

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 from loader.errors import ConfigError
 
-__all__ = ["LOG_LEVELS", "env_bool", "env_choice", "env_seconds", "env_str", "parse_bool"]
+__all__ = ["env_bool", "env_choice", "env_seconds", "env_str", "parse_bool"]
 
 _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off"})
@@ -58,10 +58,6 @@ def env_seconds(name: str, default: float, environ: Mapping[str, str] | None = N
         meaning = f" ({zero})" if zero else ""
         raise ConfigError(f"{name}={raw!r}: expected a number of seconds >= 0{meaning}")
     return value
-
-
-#: The words ``LOADER_LOG_LEVEL`` (and ``project.logging.level``) accept.
-LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
 
 def env_choice(name: str, choices: tuple[str, ...], environ: Mapping[str, str] | None = None) -> str | None:

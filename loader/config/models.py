@@ -35,12 +35,16 @@ class HttpConfig(_Strict):
     max_body_size: int = Field(default=DEFAULT_MAX_BODY_SIZE, ge=1)
 
 
+#: The levels ``project.logging.level`` and ``LOADER_LOG_LEVEL`` accept.
+LogLevel = Literal["debug", "info", "warning", "error", "critical"]
+
+
 class LoggingConfig(_Strict):
     """``project.logging``: how ``loader start`` and ``loader develop`` set up logging (docs/logging.md)."""
 
     #: False: loader leaves logging to the project (``project={"logging": False}`` is short for it).
     configure: bool = True
-    level: Literal["debug", "info", "warning", "error", "critical"] = "info"
+    level: LogLevel = "info"
     format: Literal["console", "json"] = "console"
     #: One line per request; None: on under ``loader develop``, off under ``loader start``.
     access_log: bool | None = None

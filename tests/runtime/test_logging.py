@@ -177,6 +177,21 @@ def test_a_bad_variable_is_one_clear_error(name: str, value: str, message: str) 
         assert root.handlers == []
 
 
+def test_the_level_may_come_from_dot_env_and_a_bad_one_stops_the_boot(make_project) -> None:
+    root = make_project({".env": "LOADER_LOG_LEVEL=Warning\n", "src/api/ok/route.py": "async def GET(request):\n    return 1\n"})
+    with bare_root() as logger:
+        request_server_logging("start")
+        Application(root).boot()
+        assert logs.server_logging() == logs.LogSettings(True, "warning", "console", False) and logger.level == logging.WARNING
+    os.environ.pop("LOADER_LOG_LEVEL", None)
+    (root / ".env").write_text("LOADER_LOG_LEVEL=chatty\n")
+    with bare_root() as logger:
+        request_server_logging("start")
+        with pytest.raises(ConfigError, match=r"^LOADER_LOG_LEVEL='chatty' is not valid"):
+            Application(root).boot()
+        assert logger.handlers == []
+
+
 @pytest.mark.parametrize(("logging_config", "expected"), [
     ({"level": "loud"}, "config field project.logging.level: got 'loud'"),
     ({"level": "INFO"}, "config field project.logging.level: got 'INFO'"),
