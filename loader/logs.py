@@ -10,8 +10,8 @@ script leaves logging as it found it.
 
 One handler on the root logger writes one line per record to stderr: a console line
 (``time level logger: message``) or a JSON object. uvicorn's own loggers propagate to it (the
-servers pass ``log_config=None``), so every line has the same shape. This module imports only
-the standard library: ``import loader`` stays fast.
+servers pass ``log_config=None``), so every line has the same shape. This module imports
+neither rich nor uvicorn (nor json until a JSON line is written): ``import loader`` stays fast.
 """
 
 from __future__ import annotations

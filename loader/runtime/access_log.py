@@ -31,6 +31,9 @@ class AccessLog:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
+    def __repr__(self) -> str:
+        return f"<AccessLog around {self.app!r}>"
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
