@@ -7,9 +7,10 @@ with no traceback; anything else is a bug in loader or a plugin and shows its tr
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import click
 from rich.markup import escape
@@ -53,16 +54,26 @@ def inspect(project: Path, as_json: bool) -> None:
 @click.option("--port", type=int, help="Port to bind (default: project.http.port, 9000).")
 @click.option("--grace", type=float, default=10.0, show_default=True, help="Seconds to let requests, jobs and events finish on shutdown.")
 @click.option("--allow-pending-migrations", is_flag=True, help="Serve even if migrations are pending.")
+@click.option("--log-format", type=click.Choice(["console", "json"]), help="Log lines as text or as JSON objects (default: project.logging.format, console).")
+@click.option("--access-log/--no-access-log", default=None, help="Log one line per request (default: project.logging.access_log, off).")
 @clean_errors
-def start(project: Path, host: str | None, port: int | None, grace: float, allow_pending_migrations: bool) -> None:
+def start(
+    project: Path, host: str | None, port: int | None, grace: float, allow_pending_migrations: bool,
+    log_format: Literal["console", "json"] | None, access_log: bool | None,
+) -> None:
     """Serve PROJECT in production mode (no reload). SIGTERM or SIGINT shut it down gracefully."""
     import uvicorn
 
     from loader.db import check_migrations
+    from loader.logs import request_server_logging, server_logging
+    from loader.runtime.access_log import with_access_log
     from loader.runtime.application import Application
     from loader.runtime.server import server_config
 
+    request_server_logging("start", format=log_format, access_log=access_log)  # applied by the boot
     app = Application(project, grace_period=grace).boot()
+    logs = server_logging()
+    say = _say_in_json if logs and logs.configured and logs.format == "json" else _say
     if app.errors:
         err.print(f"[red]error:[/red] {len(app.errors)} problem(s) in {app.root}; not serving:", markup=True)
         for error in app.errors:
@@ -71,16 +82,20 @@ def start(project: Path, host: str | None, port: int | None, grace: float, allow
     if not allow_pending_migrations:
         check_migrations(app.project)  # a MigrationError names what is pending and the command to run
     if app.project.safe_mode:
-        out.print(f"loader: {_safe_mode_note(app.project)}", markup=False)
+        say(_safe_mode_note(app.project))
     http = app.project.config.project.http
     host, port = host or http.host, port or http.port
     snapshot = app.registry.snapshot()
-    out.print(
-        f"loader: serving {app.root.name} on http://{host}:{port} ({app.worker_mode} mode: "
+    say(
+        f"serving {app.root.name} on http://{host}:{port} ({app.worker_mode} mode: "
         f"{len(snapshot.of('route'))} routes, {len(snapshot.of('subscriber'))} subscribers, {len(snapshot.of('job'))} jobs)",
-        markup=False,
     )
-    config = server_config(app.asgi, http, host=host, port=port, timeout_graceful_shutdown=int(grace) or 1, log_level="info")
+    # log_config=None: uvicorn's loggers go through the root logger loader set up (or the
+    # project's); access_log=False: loader's own access log carries the request id.
+    served = with_access_log(app.asgi, bool(logs and logs.access_log))
+    config = server_config(
+        served, http, host=host, port=port, timeout_graceful_shutdown=int(grace) or 1, log_config=None, access_log=False,
+    )
     server = uvicorn.Server(config)
     server.run()
     if not server.started:
@@ -94,10 +109,14 @@ def start(project: Path, host: str | None, port: int | None, grace: float, allow
 @clean_errors
 def develop(project: Path, host: str, port: int | None) -> None:
     """Serve PROJECT and reload what you change while it runs (see docs/reload.md)."""
+    from loader.config.env import env_bool
     from loader.config.loading import is_project, load_config
     from loader.dev.supervisor import Supervisor
     from loader.errors import ConfigError
+    from loader.logs import configure_logging
 
+    if env_bool("LOADER_LOG_CONFIG", default=True):
+        configure_logging("warning", dated=False)  # the watcher's own; the child sets up the server's
     root = project.resolve()
     if not root.is_dir() or not is_project(root):
         raise ConfigError(f"{root} is not a loader project: expected a loader_config.py or a src/ folder in it")
@@ -121,6 +140,15 @@ def plugins(project: Path | None, as_json: bool) -> None:
         click.echo(json.dumps([p.to_dict() for p in found], indent=2))
         return
     out.print(_plugin_table(found))
+
+
+def _say(line: str) -> None:
+    out.print(f"loader: {line}", markup=False)
+
+
+def _say_in_json(line: str) -> None:
+    # --log-format json: stderr holds only JSON lines, and what loader says is one of them
+    logging.getLogger("loader.server").info(line)
 
 
 def _safe_mode_note(project: Project) -> str:

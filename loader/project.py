@@ -31,6 +31,7 @@ from loader.discovery.roots import builtin_root, module_roots, project_root
 from loader.discovery.scan import scan_root
 from loader.errors import ConfigError, ImportTimeoutError, LoaderError, PluginLoadError
 from loader.kinds import ResourceKind, builtin_kinds
+from loader.logs import apply_requested
 from loader.types import Origin, Root, SourceFile, shown_relative
 
 __all__ = ["Project", "load_project"]
@@ -152,6 +153,7 @@ def _load(root: Path, safe_mode: bool | None, clock: ImportClock, set_aside: dic
     env_added = load_env(root)
     with clock.importing(CONFIG_FILE, root / CONFIG_FILE):
         config, config_path = load_config(root)
+    apply_requested(config.project.logging)  # a server's logging, set up before anything loads
     ensure_on_sys_path(root)
     FeatureFlag.clear()
     if safe_mode is None:

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 from loader.errors import ConfigError
 
-__all__ = ["env_bool", "env_seconds", "env_str", "parse_bool"]
+__all__ = ["env_bool", "env_choice", "env_seconds", "env_str", "parse_bool"]
 
 _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off"})
@@ -58,3 +58,18 @@ def env_seconds(name: str, default: float, environ: Mapping[str, str] | None = N
         meaning = f" ({zero})" if zero else ""
         raise ConfigError(f"{name}={raw!r}: expected a number of seconds >= 0{meaning}")
     return value
+
+
+def env_choice(name: str, choices: tuple[str, ...], environ: Mapping[str, str] | None = None) -> str | None:
+    """One of ``choices`` (any case, returned in lower case), or None when unset.
+
+    Raises ConfigError: any other value.
+    """
+    raw = env_str(name, environ)
+    if raw is None:
+        return None
+    word = raw.lower()
+    if word not in choices:
+        shown = raw if len(raw) <= 40 else f"{raw[:40]}..."
+        raise ConfigError(f"{name}={shown!r} is not valid; expected one of {', '.join(choices)} (any case)")
+    return word

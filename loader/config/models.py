@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from loader.config.cors import CorsConfig
 
-__all__ = ["CorsConfig", "HttpConfig", "ProjectConfig", "ProviderConfig", "ModuleConfig", "PluginConfig", "LoaderConfig"]
+__all__ = ["CorsConfig", "HttpConfig", "LoggingConfig", "ProjectConfig", "ProviderConfig", "ModuleConfig", "PluginConfig", "LoaderConfig"]
 
 
 class _Strict(BaseModel):
@@ -48,10 +48,32 @@ class HttpConfig(_Strict):
     limit_concurrency: int | None = Field(default=None, ge=2)
 
 
+#: The levels ``project.logging.level`` and ``LOADER_LOG_LEVEL`` accept.
+LogLevel = Literal["debug", "info", "warning", "error", "critical"]
+
+
+class LoggingConfig(_Strict):
+    """``project.logging``: how ``loader start`` and ``loader develop`` set up logging (docs/logging.md)."""
+
+    #: False: loader leaves logging to the project (``project={"logging": False}`` is short for it).
+    configure: bool = True
+    level: LogLevel = "info"
+    format: Literal["console", "json"] = "console"
+    #: One line per request; None: on under ``loader develop``, off under ``loader start``.
+    access_log: bool | None = None
+
+
 class ProjectConfig(_Strict):
     database_url: str | None = None
     http: HttpConfig = HttpConfig()
     worker_mode: Literal["shared", "server", "worker"] = "shared"
+    logging: LoggingConfig = LoggingConfig()
+
+    @field_validator("logging", mode="before")
+    @classmethod
+    def _logging_shorthand(cls, value: Any) -> Any:
+        # False is short for {"configure": False}: the project sets up logging itself
+        return {"configure": value} if isinstance(value, bool) else value
 
 
 class ProviderConfig(_Strict):

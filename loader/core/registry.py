@@ -386,6 +386,7 @@ class Registry:
             if entry is None:
                 continue
             self._entries[source] = entry
+            _log_file_state(source, old, entry)
             for key, _ in entry.keys:
                 self._claims.setdefault(key, set()).add(source)
         for source, error in prepared.rejected.items():
@@ -483,3 +484,19 @@ def _duplicate(resource: Resource, other: Resource) -> DuplicateResourceError:
         path=resource.source.display,
         line=resource.line,
     )
+
+
+def _file_reason(entry: _Entry | None) -> str | None:
+    # A file config disables a file's resources together: the first one tells for the file.
+    return entry.resources[0].disabled_reason if entry is not None and entry.resources else None
+
+
+def _log_file_state(source: str, old: _Entry | None, new: _Entry) -> None:
+    """Say when a file's config disables its resources, or enables them again (a flag flip)."""
+    reason, before = _file_reason(new), _file_reason(old)
+    if reason == before:
+        return
+    if reason is not None:
+        log.info("%s disabled: %s", source, reason)
+    else:
+        log.info("%s enabled again", source)

@@ -32,7 +32,7 @@ __all__ = ["run_child"]
 log = logging.getLogger("loader.develop")
 
 
-def run_child(project: str, sock: socket.socket, conn: Connection, log_level: str = "warning") -> None:
+def run_child(project: str, sock: socket.socket, conn: Connection) -> None:
     """Process entry point (must be importable for the spawn context).
 
     The child is started ahead of need: it imports the server and loader (most of a fresh
@@ -43,13 +43,17 @@ def run_child(project: str, sock: socket.socket, conn: Connection, log_level: st
     """
     import uvicorn
 
+    from loader.logs import request_server_logging, server_logging
+    from loader.runtime.access_log import with_access_log
     from loader.runtime.application import Application
     from loader.runtime.server import server_config
 
     try:
         start = from_wire(conn.recv())
-    except (EOFError, OSError):
-        os._exit(0)  # the parent is gone or no longer needs this spare
+    except (EOFError, OSError, KeyboardInterrupt):
+        # The parent is gone or no longer needs this spare; Ctrl-C in a terminal reaches the
+        # whole process group, the waiting spare included: no traceback for it.
+        os._exit(0)
     except ProtocolError as exc:
         conn.send(to_wire(ChildFailed(str(exc))))
         return
@@ -62,6 +66,7 @@ def run_child(project: str, sock: socket.socket, conn: Connection, log_level: st
     # The parent read the .env files first and already warned about what they could not set.
     warnings.filterwarnings("ignore", message=r"\.env", category=LoaderWarning)
     started = time.perf_counter()
+    request_server_logging("develop")  # applied by the boot, once loader_config.py has run
     try:
         app = Application(project, set_aside=set_aside_errors(start.set_aside)).boot()
         app.serve_dev_inspect()
@@ -71,7 +76,11 @@ def run_child(project: str, sock: socket.socket, conn: Connection, log_level: st
     except LoaderError as exc:
         conn.send(to_wire(ChildFailed(exc.format())))
         return
-    config = server_config(app.asgi, app.project.config.project.http, log_level=log_level, access_log=False)
+    logs = server_logging()
+    # log_config=None: uvicorn's loggers go through the root logger (loader's set-up or the
+    # project's); access_log=False: loader's own access log carries the request id.
+    served = with_access_log(app.asgi, bool(logs and logs.access_log))
+    config = server_config(served, app.project.config.project.http, log_config=None, access_log=False)
     server = uvicorn.Server(config)
     boot_errors = [e.format() for e in app.errors]
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -159,6 +160,7 @@ class LocalEventBus:
             task.add_done_callback(self._in_flight.discard)
 
     async def _deliver(self, sub: _Subscription, event: Event) -> None:
+        started = time.perf_counter()
         try:
             await resolve(sub.handler(event))
         except Exception:
@@ -169,6 +171,15 @@ class LocalEventBus:
                 sub.subscriber_id,
                 sub.source or "<unknown source>",
                 event.name,
+                extra={"subscriber_id": sub.subscriber_id, "event": event.name},
+            )
+            return
+        # Debug: a busy event stream would drown everything else at info.
+        if self._logger.isEnabledFor(logging.DEBUG):
+            took = (time.perf_counter() - started) * 1000
+            self._logger.debug(
+                "subscriber %r handled event %r in %.1f ms", sub.subscriber_id, event.name, took,
+                extra={"subscriber_id": sub.subscriber_id, "event": event.name, "duration_ms": round(took, 3)},
             )
 
     async def drain(self, timeout: float | None = None) -> bool:

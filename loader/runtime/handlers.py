@@ -28,10 +28,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.types import Scope
 
 from loader.types import Resource
 
-__all__ = ["prepare_handler", "error_response", "response_for", "http_error", "internal_error", "request_id"]
+__all__ = ["prepare_handler", "error_response", "response_for", "http_error", "internal_error", "request_id", "scope_request_id"]
 
 log = logging.getLogger("loader.http")
 
@@ -145,10 +146,24 @@ def http_error(exc: HTTPException) -> Response:
 _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
+#: Where a request's id is kept once chosen, so that its error body, its error log line and its
+#: access log line all carry the same one.
+_REQUEST_ID_KEY = "loader.request_id"
+
+
+def scope_request_id(scope: Scope) -> str:
+    """The request's id: the client's ``x-request-id`` if it is safe to echo, else a new one;
+    chosen once per request."""
+    chosen: str | None = scope.get(_REQUEST_ID_KEY)
+    if chosen is None:
+        given = next((value for name, value in scope.get("headers", ()) if name == b"x-request-id"), b"").decode("latin-1")
+        chosen = scope[_REQUEST_ID_KEY] = given if _SAFE_REQUEST_ID.fullmatch(given) else uuid.uuid4().hex[:16]
+    return chosen
+
+
 def request_id(request: Request) -> str:
-    """The client's ``x-request-id`` if it is safe to echo, else a new one."""
-    given = request.headers.get("x-request-id", "")
-    return given if _SAFE_REQUEST_ID.fullmatch(given) else uuid.uuid4().hex[:16]
+    """The request's id (see :func:`scope_request_id`)."""
+    return scope_request_id(request.scope)
 
 
 def internal_error(request: Request, where: str, exc: Exception) -> JSONResponse:

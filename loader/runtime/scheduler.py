@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -280,7 +281,10 @@ class Scheduler:
     def _fire(self, entry: _Entry) -> None:
         job = entry.job  # the code of this run is fixed now; a reload changes the next run only
         if job.spec.concurrency == "forbid" and entry.active:
-            self._logger.info("job %r (%s): previous run still going, tick skipped", job.name, job.source or "<unknown source>")
+            self._logger.info(
+                "job %r [%s] (%s): previous run still going, tick skipped", job.name, job.id, job.source or "<unknown source>",
+                extra={"job_id": job.id, "job": job.name},
+            )
             return
         entry.started += 1
         task = asyncio.create_task(self._run(entry, job), name=f"loader-job:{job.id}")
@@ -289,11 +293,20 @@ class Scheduler:
             task.add_done_callback(group.discard)
 
     async def _run(self, entry: _Entry, job: ScheduledJob) -> None:
+        fields = {"job_id": job.id, "job": job.name}
+        where = job.source or "<unknown source>"
+        self._logger.debug("job %r [%s] (%s) started", job.name, job.id, where, extra=fields)
+        started = time.perf_counter()
         try:
             await resolve(job.run())
         except asyncio.CancelledError:
-            self._logger.warning("job %r (%s) cancelled", job.name, job.source or "<unknown source>")
+            self._logger.warning("job %r [%s] (%s) cancelled", job.name, job.id, where, extra=fields)
             raise
         except Exception:
-            self._logger.exception("job %r (%s) failed", job.name, job.source or "<unknown source>")
+            self._logger.exception("job %r [%s] (%s) failed", job.name, job.id, where, extra=fields)
+        else:
+            took = (time.perf_counter() - started) * 1000
+            self._logger.info(
+                "job %r [%s] ran in %.1f ms", job.name, job.id, took, extra={**fields, "duration_ms": round(took, 3)},
+            )
         entry.runs += 1
