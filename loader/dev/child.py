@@ -48,6 +48,10 @@ def run_child(project: str, sock: socket.socket, conn: Connection) -> None:
     from loader.runtime.application import Application
     from loader.runtime.server import server_config
 
+    # The parent started this process with SIGINT ignored (see Supervisor._start_process), so
+    # that Ctrl-C, which reaches the whole process group, cannot interrupt the interpreter's
+    # start-up and the imports above with a traceback. From here on it is an interruption again.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         start = from_wire(conn.recv())
     except (EOFError, OSError, KeyboardInterrupt):

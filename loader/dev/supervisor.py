@@ -141,7 +141,16 @@ class Supervisor:
         context = multiprocessing.get_context("spawn")
         parent_end, child_end = context.Pipe()
         process = context.Process(target=run_child, args=(str(self.project), self.socket, child_end), name="loader-child")
-        process.start()
+        # An ignored signal stays ignored across exec: the child starts deaf to Ctrl-C (which a
+        # terminal sends to the whole process group) until run_child has done its imports; the
+        # parent stops its children itself. Only the main thread may set a handler.
+        main = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+        try:
+            process.start()
+        finally:
+            if main:
+                signal.signal(signal.SIGINT, previous)
         child_end.close()
         return process, parent_end
 
