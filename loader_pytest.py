@@ -40,9 +40,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def loader_project(request: pytest.FixtureRequest) -> Path:
-    """The project folder: ``--loader-project``, else the ``loader_project`` ini key, else the rootdir."""
+    """The project folder: ``--loader-project``, else the ``loader_project`` ini key, else the rootdir.
+
+    Session-scoped, so that a user's own module- or session-scoped fixture can boot it once.
+    """
     config = request.config
     option = str(config.getoption("loader_project", default=None) or "")
     ini = str(config.getini("loader_project") or "")

@@ -15,6 +15,7 @@ import pytest
 from loader import ConfigError, FeatureFlag, FeatureFlagError, LoaderError, MigrationError, load_project
 from loader.testing import BootError, RunningProject, run_project
 from tests.conftest import REPO
+from tests.db.conftest import pg_database  # noqa: F401 - a fixture: a fresh PostgreSQL database, or a skip
 
 pytest_plugins = ["pytester"]
 
@@ -55,7 +56,7 @@ SHOP = {
 
         async def GET(request):
             with _db(request).connect() as conn:
-                return {"items": [row[0] for row in conn.execute(text("SELECT name FROM item ORDER BY rowid"))]}
+                return {"items": [row[0] for row in conn.execute(text("SELECT name FROM item ORDER BY name DESC"))]}
 
         async def POST(request):
             with _db(request).begin() as conn:
@@ -114,6 +115,53 @@ def test_a_temporary_database_is_migrated_seeded_and_removed(make_project) -> No
     assert again == ["seeded"]  # each run starts from a fresh database
 
 
+def test_the_projects_dotenv_database_is_not_used(make_project) -> None:
+    root = make_project({**SHOP, ".env": "LOADER_DATABASE_URL=sqlite:///.loader/dotenv.db\n"})
+    project, first, _ = items(root)
+    assert first == ["seeded"] and "dotenv" not in project.database_url and not (root / ".loader").exists()
+
+
+def test_a_failing_test_body_still_cleans_up(make_project) -> None:
+    root = make_project(SHOP)
+    environ = dict(os.environ)
+    seen: list[RunningProject] = []
+
+    async def scenario() -> None:
+        async with run_project(root, env={"GIVEN": "1"}) as project:
+            seen.append(project)
+            raise KeyError("the test failed")
+
+    with pytest.raises(KeyError, match="the test failed"):
+        run(scenario)
+    [project] = seen
+    assert not project.app.started and project.client.is_closed
+    assert not Path(project.database_url.removeprefix("sqlite:///")).parent.exists()
+    assert dict(os.environ) == environ and project_modules() == []
+
+
+def test_a_module_that_fails_to_start_is_reported_and_cleaned_up(make_project) -> None:
+    root = make_project({
+        **HELLO,
+        "src/modules/shop/__init__.py": """
+            from loader import Module
+
+            class Shop:
+                async def on_start(self):
+                    raise RuntimeError("no stock")
+
+            module = Module("shop", service=Shop)
+        """,
+    })
+
+    async def scenario() -> None:
+        async with run_project(root):
+            pass  # pragma: no cover - refused before
+
+    with pytest.raises(LoaderError, match=r"^src/modules/shop/__init__.py:\d+: .*no stock"):
+        run(scenario)
+    assert project_modules() == [] and "LOADER_DATABASE_URL" not in os.environ
+
+
 def test_a_given_database_is_migrated_once_and_kept(make_project, tmp_path) -> None:
     root = make_project(SHOP)
     url = f"sqlite:///{tmp_path / 'given.db'}"
@@ -122,6 +170,12 @@ def test_a_given_database_is_migrated_once_and_kept(make_project, tmp_path) -> N
     _, again, _ = items(root, database=url)
     assert again == ["seeded", "posted"]  # kept; the data script did not run twice
     assert (tmp_path / "given.db").is_file() and not (root / ".loader").exists()
+
+
+def test_a_given_postgresql_database(make_project, pg_database) -> None:
+    root = make_project(SHOP)
+    project, first, second = items(root, database=pg_database.replace("+psycopg", ""))
+    assert project.database_url.startswith("postgresql+psycopg://") and (first, second) == (["seeded"], ["seeded", "posted"])
 
 
 def test_database_none_is_the_projects_own_and_not_migrated(make_project) -> None:
@@ -385,15 +439,44 @@ PLUGIN_TESTS = """
         assert loader_app.started
 """
 
+SHARED_TESTS = """
+    import pytest
+
+    from loader.testing import run_project
+
+    pytestmark = pytest.mark.anyio
+    BOOTED = []
+
+
+    @pytest.fixture(scope="module")
+    def anyio_backend():
+        return "asyncio"
+
+
+    @pytest.fixture(scope="module")
+    async def shop(loader_project):
+        async with run_project(loader_project) as project:
+            BOOTED.append(project)
+            yield project
+
+
+    async def test_one(shop):
+        assert (await shop.client.get("/hello")).status_code == 200
+
+
+    async def test_two(shop):
+        assert (await shop.client.get("/hello")).status_code == 200 and len(BOOTED) == 1
+"""
+
 
 def test_the_fixtures_in_a_throwaway_project(pytester: pytest.Pytester, make_project) -> None:
     root = make_project(FLAGGED)
-    pytester.makepyfile(test_it=PLUGIN_TESTS)
+    pytester.makepyfile(test_it=PLUGIN_TESTS, test_shared=SHARED_TESTS)
     strict = ("-W", "error", "--strict-config", "--strict-markers", "-p", "no:cacheprovider")
     result = pytester.runpytest_subprocess(*strict, "--loader-project", str(root))
-    result.assert_outcomes(passed=4)
+    result.assert_outcomes(passed=6)
     pytester.makeini(f"[pytest]\nloader_project = {os.path.relpath(root, pytester.path)}\n")
-    result = pytester.runpytest_subprocess(*strict)
+    result = pytester.runpytest_subprocess(*strict, "test_it.py")
     result.assert_outcomes(passed=4)
 
 
