@@ -495,6 +495,9 @@ def test_the_plugin_changes_nothing_for_others(pytester: pytest.Pytester) -> Non
     result.stdout.fnmatch_lines(["*loader: no project to boot: the rootdir * holds no loader_config.py*"])
     assert "warning" not in result.stdout.str().lower()
     assert "--loader-project" in pytester.runpytest_subprocess("--help").stdout.str()
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--loader-project", "nowhere", "-k", "no_project")
+    result.assert_outcomes(errors=1, deselected=1)
+    result.stdout.fnmatch_lines(["*loader: --loader-project nowhere: */nowhere is not a folder*"])
 
 
 # -- the sample project's own tests ----------------------------------------------------------
