@@ -89,10 +89,21 @@ async def loader_running(loader_project: Path, loader_options: dict[str, Any], a
             f"loader: the project runs on asyncio, not {backend}; define an `anyio_backend` fixture returning \"asyncio\"",
             pytrace=False,
         )
+    from loader.errors import LoaderError
     from loader.testing import run_project
 
-    async with run_project(loader_project, **loader_options) as running:
+    block = run_project(loader_project, **loader_options)
+    failure = None
+    try:
+        running = await block.__aenter__()
+    except LoaderError as exc:  # the project's mistake: its path:line lines, not loader's traceback
+        failure = f"loader: {exc.format()}"
+    if failure is not None:  # outside the except: no "during handling of the above exception"
+        pytest.fail(failure, pytrace=False)
+    try:
         yield running
+    finally:
+        await block.__aexit__(None, None, None)
 
 
 @pytest.fixture

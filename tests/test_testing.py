@@ -480,6 +480,16 @@ def test_the_fixtures_in_a_throwaway_project(pytester: pytest.Pytester, make_pro
     result.assert_outcomes(passed=4)
 
 
+def test_a_broken_project_fails_its_tests_with_path_and_line(pytester: pytest.Pytester, make_project) -> None:
+    root = make_project(BROKEN)
+    pytester.makepyfile(test_it=PLUGIN_TESTS)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--loader-project", str(root), "-k", "test_client")
+    result.assert_outcomes(errors=1, deselected=3)
+    result.stdout.fnmatch_lines(["*loader: 1 problem(s) in *proj; not running it:", "*src/api/broken/route.py:4: RuntimeError: boom*"])
+    shown = result.stdout.str()
+    assert "Traceback" not in shown and "loader/testing.py" not in shown and "another exception" not in shown
+
+
 def test_the_plugin_changes_nothing_for_others(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_plain="""
         import sys
