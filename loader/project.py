@@ -124,13 +124,16 @@ class Project:
 
 
 def load_project(
-    root: str | Path, *, safe_mode: bool | None = None, set_aside: Mapping[Path, ImportTimeoutError] | None = None
+    root: str | Path, *, safe_mode: bool | None = None, set_aside: Mapping[Path, ImportTimeoutError] | None = None,
+    feature_flags: Mapping[str, bool | dict[str, bool]] | None = None,
 ) -> Project:
     """Discover, import and register everything a project and its enabled plugins define.
 
     The imports run in a worker thread within the time limit (``LOADER_IMPORT_TIMEOUT``,
     :mod:`loader.core.import_limit`). ``set_aside`` files are not imported: each is recorded
-    with its error (``loader develop`` passes the files whose import hung).
+    with its error (``loader develop`` passes the files whose import hung). ``feature_flags``
+    are laid over the config's ``feature_flags`` (the same precedence: a flag's environment
+    variable still wins); :mod:`loader.testing` passes its ``feature_flags=``.
 
     Raises:
         ConfigError: the folder is not a project, or ``loader_config.py`` is invalid.
@@ -144,15 +147,20 @@ def load_project(
 
     def work() -> Project:
         with gc_paused():
-            return _load(path, safe_mode, clock, dict(set_aside or {}))
+            return _load(path, safe_mode, clock, dict(set_aside or {}), feature_flags)
 
     return run_limited(work, clock, limit, lambda filename: shown_relative(filename, path))
 
 
-def _load(root: Path, safe_mode: bool | None, clock: ImportClock, set_aside: dict[Path, ImportTimeoutError]) -> Project:
+def _load(
+    root: Path, safe_mode: bool | None, clock: ImportClock, set_aside: dict[Path, ImportTimeoutError],
+    feature_flags: Mapping[str, bool | dict[str, bool]] | None = None,
+) -> Project:
     env_added = load_env(root)
     with clock.importing(CONFIG_FILE, root / CONFIG_FILE):
         config, config_path = load_config(root)
+    if feature_flags:
+        config = config.model_copy(update={"feature_flags": {**config.feature_flags, **feature_flags}})
     apply_requested(config.project.logging)  # a server's logging, set up before anything loads
     ensure_on_sys_path(root)
     FeatureFlag.clear()

@@ -62,14 +62,18 @@ class Application:
         grace_period: Seconds ``stop()`` waits for running jobs and event deliveries.
         set_aside: Files not to import, each listed with its error instead (``loader develop``
             passes the files whose import hung, until they are saved again).
+        feature_flags: Flag values laid over the config's ``feature_flags`` (a flag's
+            environment variable still wins); what ``loader.testing`` passes.
     """
 
     def __init__(
         self, project_root: str | Path, *, worker_mode: WorkerMode | None = None, grace_period: float = 10.0,
         set_aside: Mapping[Path, ImportTimeoutError] | None = None,
+        feature_flags: Mapping[str, bool | dict[str, bool]] | None = None,
     ) -> None:
         self.root = Path(project_root).resolve()
         self.set_aside = dict(set_aside or {})
+        self.feature_flags = dict(feature_flags or {})
         self._worker_mode = worker_mode
         self.grace_period = grace_period
         self.container = Container()
@@ -124,7 +128,7 @@ class Application:
     def boot(self) -> Application:
         """Discover and import everything, then bind it: services, subscriptions, schedule, routes."""
         with gc_paused():  # the bindings' objects (route table, instances) live on, as the imports do
-            project = self._project = load_project(self.root, set_aside=self.set_aside)
+            project = self._project = load_project(self.root, set_aside=self.set_aside, feature_flags=self.feature_flags)
             self.container.register("feature_flags", FeatureFlag, source="loader", replace=True)
             self.container.register("database", LazyEngine(self._make_engine), source="loader", replace=True)
             self.http = HttpApp(
