@@ -61,7 +61,7 @@ def start(project: Path, host: str | None, port: int | None, grace: float, allow
     from loader.db import check_migrations
     from loader.runtime.application import Application
 
-    app = Application(project, grace_period=grace).boot()
+    app = Application(project, grace_period=grace, openapi_default=False).boot()
     if app.errors:
         err.print(f"[red]error:[/red] {len(app.errors)} problem(s) in {app.root}; not serving:", markup=True)
         for error in app.errors:
@@ -107,6 +107,25 @@ def develop(project: Path, host: str, port: int | None) -> None:
             port = 9000  # the child reports the config error; the parent still serves and waits
     supervisor = Supervisor(root, host, port, echo=lambda line: out.print(line, markup=False, highlight=False))
     supervisor.run()
+
+
+@cli.command()
+@project_argument
+@clean_errors
+def openapi(project: Path) -> None:
+    """Print the OpenAPI 3.1 document of PROJECT's routes as JSON (exit 1 if a file has errors)."""
+    from loader.runtime.api_docs import project_version
+    from loader.runtime.openapi import openapi_document
+
+    loaded = load_project(project)
+    routes = loaded.registry.snapshot().of("route")
+    document = openapi_document(routes, title=loaded.root.name, version=project_version(loaded.root))
+    click.echo(json.dumps(document, indent=2))
+    if loaded.errors:
+        err.print(f"[red]{len(loaded.errors)} error(s); their routes are not in the document:[/red]", markup=True)
+        for error in loaded.errors:
+            err.print(f"  {error.format()}", markup=False)
+        sys.exit(1)
 
 
 @cli.command()

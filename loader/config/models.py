@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = ["HttpConfig", "ProjectConfig", "ProviderConfig", "ModuleConfig", "PluginConfig", "LoaderConfig"]
 
@@ -33,6 +33,18 @@ class HttpConfig(_Strict):
     port: int = Field(default=9000, ge=1, le=65535)
     #: Largest request body accepted, in bytes; a larger one is a 413, refused while it streams.
     max_body_size: int = Field(default=DEFAULT_MAX_BODY_SIZE, ge=1)
+    #: Serve the OpenAPI document at ``/openapi.json``. None (the default): on under ``loader
+    #: develop`` and for in-process applications, off under ``loader start`` unless set to True.
+    openapi: bool | None = None
+    #: Serve the docs page at ``/docs`` (Swagger UI, shipped with loader). None: wherever the
+    #: document is served. The page shows the document, so it cannot be on while it is off.
+    docs: bool | None = None
+
+    @model_validator(mode="after")
+    def _docs_need_the_document(self) -> HttpConfig:
+        if self.docs and self.openapi is False:
+            raise ValueError("docs is true but openapi is false: the docs page shows the OpenAPI document")
+        return self
 
 
 class ProjectConfig(_Strict):

@@ -43,6 +43,11 @@ _HEALTH = Route("/health", _health, methods=["GET"])
 
 
 async def _not_found(scope: Scope, receive: Receive, send: Send) -> None:
+    fallback = getattr(scope.get("app"), "fallback", None)
+    endpoint = fallback.get(scope.get("path", "")) if fallback else None
+    if endpoint is not None and scope["type"] == "http":  # e.g. /openapi.json: no route serves it
+        await (await endpoint(Request(scope, receive)))(scope, receive, send)
+        return
     response = error_response(404, "not_found", f"no route for {scope.get('method', '')} {scope.get('path', '')}")
     await response(scope, receive, send)
 
@@ -248,6 +253,9 @@ class HttpApp:
         self.state = State()
         #: Paths loader answers itself before the route table, e.g. ``/_loader/inspect`` in develop.
         self.internal: dict[str, Endpoint] = {}
+        #: Paths loader answers when no route matches (``/openapi.json``, ``/docs``): a project
+        #: route at the same path wins, and a request that a route serves never looks here.
+        self.fallback: dict[str, Endpoint] = {}
         self._on_startup, self._on_shutdown = on_startup, on_shutdown
 
     def plan_routes(

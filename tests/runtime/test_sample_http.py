@@ -35,8 +35,10 @@ def test_sample_project_endpoints(sample_project, caplog) -> None:
     assert created.status_code == 201 and created.json()["post"]["title"] == "First"
     assert invalid.status_code == 400 and {e["loc"][0] for e in invalid.json()["errors"]} == {"title", "price_cents"}
     assert one.json()["price"] == "19.99 EUR" and one.json()["comments"] == []  # blog_comments is on in config
-    assert missing.status_code == 404 and not_a_number.status_code == 404
+    assert missing.status_code == 404 and missing.json() == {"error": "not_found", "message": "no post 999"}
+    assert not_a_number.status_code == 400 and not_a_number.json()["message"] == "invalid path parameter 'id'"
     assert [p["title"] for p in listed.json()["posts"]] == ["Welcome", "First"]  # the seed script ran once
     assert greeting.status_code == 200 and "greeting" in greeting.json()
     assert custom.status_code == 404  # custom_feature is off: the route is not served
     assert "new post 2: First" in caplog.text  # the post.created subscriber ran
+
