@@ -42,3 +42,19 @@ def test_sample_project_endpoints(sample_project, caplog) -> None:
     assert custom.status_code == 404  # custom_feature is off: the route is not served
     assert "new post 2: First" in caplog.text  # the post.created subscriber ran
 
+
+def test_a_failed_workflow_answers_409_without_the_database_error(sample_project, caplog) -> None:
+    migrate(load_project(sample_project), container=lambda: Application(sample_project).boot().container, echo=lambda line: None)
+
+    async def scenario(http, app):
+        # An int the database cannot store: the save step fails inside the workflow.
+        return await http.post("/store/posts", json={"title": "Huge", "price_cents": 2**70})
+
+    with caplog.at_level(logging.ERROR):
+        response = serve(sample_project, scenario)
+    assert response.status_code == 409, response.text
+    body = response.json()
+    assert body["error"] == "conflict" and body["message"].startswith("the post could not be published (transaction ")
+    for leak in ("INSERT", "SQL", "blog_post", "Overflow", "Huge", str(2**70)):
+        assert leak not in response.text
+    assert "OverflowError: Python int too large" in caplog.text  # the detail is in the server's log
