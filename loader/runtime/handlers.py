@@ -104,22 +104,27 @@ async def _arguments(request: Request, signature: HandlerSignature) -> dict[str,
                 return _invalid("query", errors)
         if signature.query_model:
             name, model = signature.query_model
+            taken = signature.query_taken
+            raw: dict[str, Any] = {k: v for k, v in query.items() if k not in taken} if taken else dict(query)
+            for key in signature.query_lists:
+                if key in query:
+                    raw[key] = query.getlist(key)
             try:
-                values[name] = model.model_validate(dict(query))
+                values[name] = model.model_validate(raw)
             except ValidationError as exc:
                 return _invalid("query", _model_errors(exc))
     if signature.body:
         name, model, default = signature.body
-        raw = await _json_body(request)
-        if isinstance(raw, Response):
-            return raw
-        if raw is _EMPTY_BODY:
+        body = await _json_body(request)
+        if isinstance(body, Response):
+            return body
+        if body is _EMPTY_BODY:
             if default is not inspect.Parameter.empty:
                 values[name] = default
                 return values
-            raw = {}
+            body = {}
         try:
-            values[name] = model.model_validate(raw)
+            values[name] = model.model_validate(body)
         except ValidationError as exc:
             return _invalid("body", _model_errors(exc))
     return values

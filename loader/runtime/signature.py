@@ -91,6 +91,10 @@ class HandlerSignature:
         body: ``(name, model, default)``: validated from the JSON body; an empty body is
             ``default`` for ``Model | None = default``, else validated as ``{}``.
         returns: The resolved return annotation, or None (the OpenAPI document reads it).
+        query_lists: Keys of the query model's ``list`` fields: they take every value of a
+            repeated key (``?tag=a&tag=b``).
+        query_taken: Keys the single-value query parameters read: the query model does not
+            see them (a model that forbids extra keys still works beside ``q: str``).
     """
 
     request: str | None = "request"
@@ -100,6 +104,8 @@ class HandlerSignature:
     query_model: tuple[str, type[BaseModel]] | None = None
     body: tuple[str, type[BaseModel], Any] | None = None
     returns: Any = None
+    query_lists: frozenset[str] = frozenset()
+    query_taken: frozenset[str] = frozenset()
 
     @property
     def only_request(self) -> bool:
@@ -163,9 +169,21 @@ def analyse(handler: Callable[..., Any], url_path: str) -> HandlerSignature:
         else:
             query.append(_query_param(name, annotation, param.default))
     returns = hints.get("return", _EMPTY)
+    lists = frozenset(_list_fields(query_model[1])) if query_model else frozenset()
     return HandlerSignature(
-        request, request_first, tuple(path), tuple(query), query_model, body, None if returns is _EMPTY else returns
+        request, request_first, tuple(path), tuple(query), query_model, body, None if returns is _EMPTY else returns,
+        lists, frozenset(p.name for p in query) if query_model else frozenset(),
     )
+
+
+def _list_fields(model: type[BaseModel]) -> list[str]:
+    """The query keys of a model's ``list`` (or set, tuple) fields."""
+    keys = []
+    for name, field in model.model_fields.items():
+        if _list_item(field.annotation) is not _EMPTY:
+            alias = field.validation_alias if isinstance(field.validation_alias, str) else field.alias
+            keys.append(alias or name)
+    return keys
 
 
 def _hints(handler: Callable[..., Any], parameters: list[inspect.Parameter]) -> dict[str, Any]:

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 import loader
 from loader import ConfigError
 from loader.runtime.application import Application
 from tests.runtime.conftest import serve
+from tests.runtime.test_start import free_port, wait_for
 from tests.test_cli import run
 
 PROJECT = {
@@ -242,10 +248,38 @@ def test_switches(make_project, http: str, options: dict[str, Any], document: in
     assert serve(root, scenario, **options) == (document, page)
 
 
-def test_docs_on_with_the_document_off_is_a_config_error(make_project) -> None:
-    root = make_project({"loader_config.py": config("{'openapi': False, 'docs': True}")})
-    with pytest.raises(ConfigError, match="docs is true but openapi is false"):
+@pytest.mark.parametrize(("http", "message"), [
+    ("{'openapi': False, 'docs': True}", "docs is true but openapi is false"),
+    ("{'openapi': 'yes'}", "openapi"),
+    ("{'docs': 1}", "docs"),
+])
+def test_bad_switch_values_are_config_errors(make_project, http: str, message: str) -> None:
+    root = make_project({"loader_config.py": config(http)})
+    with pytest.raises(ConfigError, match=message):
         Application(root).boot()
+
+
+def test_hostile_requests_to_the_docs_paths(make_project) -> None:
+    root = make_project({"src/api/hello/route.py": "async def GET(request):\n    return {}\n"}, name='<b>&"proj')
+
+    async def scenario(http, app):
+        return (
+            await http.post("/openapi.json", json={}),
+            await http.delete("/docs"),
+            await http.head("/openapi.json"),
+            await http.get("/docs/..%2f..%2fcli.py"),
+            await http.get("/docs/../cli.py"),
+            await http.get("/docs/"),
+            await http.get("/docs"),
+        )
+
+    posted, deleted, head, encoded, dotted, slash, page = serve(root, scenario)
+    assert posted.status_code == 405 and posted.json()["allowed"] == ["GET", "HEAD"] and posted.headers["allow"] == "GET, HEAD"
+    assert deleted.status_code == 405
+    assert head.status_code == 200 and head.content == b""
+    for response in (encoded, dotted, slash):
+        assert response.status_code == 404 and response.json()["error"] == "not_found"
+    assert "<title>&lt;b&gt;&amp;&quot;proj 0.0.0" in page.text and "<b>" not in page.text
 
 
 def test_a_project_route_at_the_same_path_wins(make_project) -> None:
@@ -261,6 +295,24 @@ def test_a_project_route_at_the_same_path_wins(make_project) -> None:
     assert docs.json() == {"mine": True}
     assert document.status_code == 405  # the project's /openapi.json takes POST only
     assert asset.status_code == 200  # no project route there
+
+
+@pytest.mark.slow
+def test_loader_start_serves_no_document_unless_enabled(make_project) -> None:
+    root = make_project({"src/api/hello/route.py": "async def GET(request):\n    return {}\n"})
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "loader", "start", str(root), "--port", str(port), "--grace", "1"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_for(f"{base}/health", server)
+        statuses = [httpx.get(f"{base}{path}").status_code for path in ("/openapi.json", "/docs", "/docs/swagger-ui.css", "/hello")]
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.communicate(timeout=30)
+    assert statuses == [404, 404, 404, 200]
 
 
 def test_loader_openapi_prints_the_served_document(make_project) -> None:

@@ -254,3 +254,24 @@ def test_parameters_with_defaults_loader_cannot_fill_keep_them(make_project) -> 
         return (await http.get("/opts?verbose=1&settings=x")).json()
 
     assert serve(root, scenario) == {"verbose": False, "settings": {"a": 1}, "args": [], "kwargs": {}}
+
+
+def test_a_query_model_takes_repeated_keys_and_leaves_scalar_parameters_alone(make_project) -> None:
+    root = make_project({"src/api/find/route.py": """
+        from pydantic import BaseModel, ConfigDict
+
+        class Filters(BaseModel):
+            model_config = ConfigDict(extra="forbid")
+            tags: list[str] = []
+            sort: str = "asc"
+
+        async def GET(q: str, query: Filters):
+            return {"q": q, "tags": query.tags, "sort": query.sort}
+    """})
+
+    async def scenario(http, app):
+        return await http.get("/find?q=x&tags=a&tags=b&sort=desc"), await http.get("/find?q=x&other=1")
+
+    ok, extra = serve(root, scenario)
+    assert ok.json() == {"q": "x", "tags": ["a", "b"], "sort": "desc"}
+    assert extra.status_code == 400 and extra.json()["message"] == "invalid query parameter 'other'"
