@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, Response
 
 from loader.runtime.handlers import error_response
-from loader.runtime.http import HttpApp, RouteTable
+from loader.runtime.http import HttpApp
 from loader.runtime.openapi import openapi_document
 
 __all__ = ["ApiDocs", "OPENAPI_PATH", "DOCS_PATH", "SWAGGER_UI_VERSION", "project_version"]
@@ -65,14 +65,17 @@ class ApiDocs:
 
     def __init__(self, http: HttpApp, title: str, version: str) -> None:
         self.http, self.title, self.version = http, title, version
-        self._built_for: tuple[RouteTable, int] | None = None
+        # The id, not the table: a table swapped out (new middlewares) must not be kept alive
+        # here with its handlers. A new table always comes with a new version, so the pair
+        # cannot match a table it was not taken from.
+        self._built_for: tuple[int, int] | None = None
         self._body = b""
 
     async def document_bytes(self) -> bytes:
         """The document as JSON, built again only when the route table changed since last time."""
         table = self.http.table
-        key = (table, table.version)
-        if self._built_for is None or self._built_for[0] is not table or self._built_for[1] != table.version:
+        key = (id(table), table.version)
+        if key != self._built_for:
             resources = table.resources  # read here, on the loop that edits the table
             document = await run_in_threadpool(openapi_document, resources, title=self.title, version=self.version)
             self._body = json.dumps(document, separators=(",", ":")).encode("utf-8")
