@@ -181,7 +181,9 @@ def _operation(resource: Resource, signature: HandlerSignature, index: int, op_i
     path = resource.meta["path"]
     doc = inspect.getdoc(resource.obj) or ""
     summary, _, description = doc.partition("\n\n")
-    operation: dict[str, Any] = {"operationId": op_id, "summary": " ".join(summary.split()) or f"{resource.meta['method']} {path}"}
+    operation: dict[str, Any] = {"operationId": op_id}
+    if summary.strip():  # without a docstring the docs page shows the method and path alone
+        operation["summary"] = " ".join(summary.split())
     if description.strip():
         operation["description"] = description.strip()
     first = next((s for s in path.strip("/").split("/") if s and not s.startswith("{")), "")
