@@ -37,7 +37,7 @@ from functools import lru_cache
 from pathlib import PurePath
 from typing import Any
 
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, PydanticUserError, TypeAdapter, ValidationError
 from starlette.requests import Request
 
 __all__ = ["HandlerSignature", "Param", "SignatureError", "analyse", "path_params_of", "validate_params"]
@@ -297,7 +297,7 @@ def _adapter(name: str, annotation: Any) -> TypeAdapter[Any]:
     try:
         if isinstance(annotation, type) and annotation.__module__ in _SHARED_MODULES:
             return _shared_adapter(annotation)
-        return TypeAdapter(annotation)
+        return _finite(annotation)
     except Exception as exc:
         raise SignatureError(f"pydantic cannot validate parameter {name!r} ({_shown(annotation)}): {exc}") from None
 
@@ -306,11 +306,20 @@ def _adapter(name: str, annotation: Any) -> TypeAdapter[Any]:
 #: share one); a project's own types (an Enum in a route file) are not cached, so a reloaded
 #: file's old classes are not kept alive.
 _SHARED_MODULES = frozenset({"builtins", "uuid", "datetime", "decimal"})
+#: ``?x=nan`` and ``?x=inf`` are not numbers a client means (and JSON cannot carry them back).
+_FINITE = ConfigDict(allow_inf_nan=False)
+
+
+def _finite(annotation: Any) -> TypeAdapter[Any]:
+    try:
+        return TypeAdapter(annotation, config=_FINITE)
+    except PydanticUserError:  # a type with its own config (pydantic refuses a second one)
+        return TypeAdapter(annotation)
 
 
 @lru_cache(maxsize=None)
 def _shared_adapter(annotation: type) -> TypeAdapter[Any]:
-    return TypeAdapter(annotation)
+    return _finite(annotation)
 
 
 def _shown(annotation: Any) -> str:

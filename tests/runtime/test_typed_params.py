@@ -275,3 +275,35 @@ def test_a_query_model_takes_repeated_keys_and_leaves_scalar_parameters_alone(ma
     ok, extra = serve(root, scenario)
     assert ok.json() == {"q": "x", "tags": ["a", "b"], "sort": "desc"}
     assert extra.status_code == 400 and extra.json()["message"] == "invalid query parameter 'other'"
+
+
+def test_nan_and_infinity_are_refused_as_input(make_project) -> None:
+    root = make_project({"src/api/measure/route.py": """
+        from pydantic import BaseModel
+
+        class Reading(BaseModel):
+            value: float
+
+        async def GET(x: float):
+            return {"x": x}
+
+        async def POST(reading: Reading):
+            return {"value": reading.value}
+    """})
+
+    async def scenario(http, app):
+        json_headers = {"content-type": "application/json"}
+        return (
+            await http.get("/measure?x=nan"),
+            await http.get("/measure?x=-inf"),
+            await http.get("/measure?x=1.5"),
+            await http.post("/measure", content=b'{"value": NaN}', headers=json_headers),
+            await http.post("/measure", content=b'{"value": -Infinity}', headers=json_headers),
+        )
+
+    nan, inf, fine, body_nan, body_inf = serve(root, scenario)
+    for response in (nan, inf):
+        assert response.status_code == 400 and response.json()["errors"][0]["type"] == "finite_number"
+    assert fine.json() == {"x": 1.5}
+    assert body_nan.status_code == 400 and body_nan.json() == {"error": "invalid_json", "message": "request body is not valid JSON: NaN is not a JSON value"}
+    assert body_inf.status_code == 400 and "-Infinity is not a JSON value" in body_inf.json()["message"]
