@@ -76,7 +76,7 @@ async def _json_body(request: Request) -> Any:
         # Also what keeps a cross-site HTML form (text/plain, no preflight) from posting here.
         return error_response(415, "unsupported_media_type", "the request body must be JSON (content-type: application/json)")
     try:
-        return json.loads(body.decode("utf-8"), parse_constant=_not_json)
+        return json.loads(body.decode("utf-8"), parse_constant=_not_json, parse_float=_finite_float)
     except _NotJson as exc:
         return error_response(400, "invalid_json", f"request body is not valid JSON: {exc}")
     except UnicodeDecodeError as exc:
@@ -98,6 +98,16 @@ def _not_json(constant: str) -> Any:
     # Python's json reads NaN and Infinity; JSON (RFC 8259) has neither, and a NaN that reached
     # a handler could not even be sent back (Starlette's JSONResponse refuses it: a 500).
     raise _NotJson(f"{constant} is not a JSON value")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in _INFINITE:  # 1e999: valid JSON, but no float holds it
+        raise _NotJson(f"number {text[:32]} is too large")
+    return value
+
+
+_INFINITE = (float("inf"), float("-inf"))
 
 
 async def _arguments(request: Request, signature: HandlerSignature) -> dict[str, Any] | Response:

@@ -299,11 +299,15 @@ def test_nan_and_infinity_are_refused_as_input(make_project) -> None:
             await http.get("/measure?x=1.5"),
             await http.post("/measure", content=b'{"value": NaN}', headers=json_headers),
             await http.post("/measure", content=b'{"value": -Infinity}', headers=json_headers),
+            await http.post("/measure", content=b'{"value": -1e999}', headers=json_headers),
+            await http.post("/measure", content=b'{"value": 2.5e3}', headers=json_headers),
         )
 
-    nan, inf, fine, body_nan, body_inf = serve(root, scenario)
+    nan, inf, fine, body_nan, body_inf, body_huge, body_fine = serve(root, scenario)
     for response in (nan, inf):
         assert response.status_code == 400 and response.json()["errors"][0]["type"] == "finite_number"
     assert fine.json() == {"x": 1.5}
     assert body_nan.status_code == 400 and body_nan.json() == {"error": "invalid_json", "message": "request body is not valid JSON: NaN is not a JSON value"}
     assert body_inf.status_code == 400 and "-Infinity is not a JSON value" in body_inf.json()["message"]
+    assert body_huge.status_code == 400 and body_huge.json()["message"] == "request body is not valid JSON: number -1e999 is too large"
+    assert body_fine.json() == {"value": 2500.0}
