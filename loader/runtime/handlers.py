@@ -164,9 +164,8 @@ def signature_of(resource: Resource) -> HandlerSignature:
         raise ResourceValidationError(f"{resource.export}: {exc}", path=resource.source.display, line=resource.line) from None
 
 
-def _to_response(result: Any) -> Response:
-    if isinstance(result, Response):
-        return result
+def _to_json(result: Any) -> Response:
+    """What a handler returned, when it is not a Response: a pydantic model or a JSON-able value."""
     if isinstance(result, BaseModel):
         return JSONResponse(result.model_dump(mode="json"))
     return JSONResponse(result)
@@ -184,17 +183,17 @@ def prepare_handler(resource: Resource) -> Endpoint:
         async def endpoint(request: Request) -> Response:
             try:
                 result = await handler(request) if is_async else await run_in_threadpool(handler, request)
-                return _to_response(result)
+                return result if isinstance(result, Response) else _to_json(result)
             except Exception as exc:
                 return response_for(request, exc, f"in the handler at {where}")
 
         return endpoint
 
-    request_name, request_first = signature.request, signature.request_first
+    request_name, request_first, takes_input = signature.request, signature.request_first, signature.takes_input
 
     async def endpoint_with_input(request: Request) -> Response:
         try:
-            kwargs = await _arguments(request, signature) if signature.takes_input else {}
+            kwargs = await _arguments(request, signature) if takes_input else {}
             if isinstance(kwargs, Response):
                 return kwargs
             args: tuple[Any, ...] = ()
@@ -204,7 +203,7 @@ def prepare_handler(resource: Resource) -> Endpoint:
                 else:
                     kwargs[request_name] = request
             result = await handler(*args, **kwargs) if is_async else await run_in_threadpool(handler, *args, **kwargs)
-            return _to_response(result)
+            return result if isinstance(result, Response) else _to_json(result)
         except Exception as exc:
             return response_for(request, exc, f"in the handler at {where}")
 
