@@ -107,6 +107,8 @@ def test_query_parameters_and_a_query_model(make_project) -> None:
 
 
 BODY = """
+    from __future__ import annotations  # string annotations resolve as well
+
     from pydantic import BaseModel
 
     class Note(BaseModel):
@@ -161,6 +163,8 @@ UNSATISFIABLE = {
         "DELETE: path parameter 'id' of /things/{id} is annotated Thing"),
     "not_queryable": ("src/api/dicts/route.py", "async def GET(request, filters: dict):\n    return {}\n", 1,
                       "GET: parameter 'filters' is annotated dict"),
+    "positional_only": ("src/api/posonly/route.py", "async def GET(request, limit: int, /):\n    return {}\n", 1,
+                        "GET: parameter 'limit' is positional-only; only the request may be"),
     "unresolved": ("src/api/unresolved/route.py", (
         "from __future__ import annotations\n\n\nasync def GET(request, x: Missing):\n    return {}\n"), 4,
         "GET: the annotation of parameter 'x' (Missing) does not resolve"),
