@@ -71,7 +71,7 @@ def start(
     from loader.runtime.server import server_config
 
     request_server_logging("start", format=log_format, access_log=access_log)  # applied by the boot
-    app = Application(project, grace_period=grace).boot()
+    app = Application(project, grace_period=grace, openapi_default=False).boot()
     logs = server_logging()
     say = _say_in_json if logs and logs.configured and logs.format == "json" else _say
     if app.errors:
@@ -127,6 +127,25 @@ def develop(project: Path, host: str, port: int | None) -> None:
             port = 9000  # the child reports the config error; the parent still serves and waits
     supervisor = Supervisor(root, host, port, echo=lambda line: out.print(line, markup=False, highlight=False))
     supervisor.run()
+
+
+@cli.command()
+@project_argument
+@clean_errors
+def openapi(project: Path) -> None:
+    """Print the OpenAPI 3.1 document of PROJECT's routes as JSON (exit 1 if a file has errors)."""
+    from loader.runtime.api_docs import project_version
+    from loader.runtime.openapi import openapi_document
+
+    loaded = load_project(project)
+    routes = loaded.registry.snapshot().of("route")
+    document = openapi_document(routes, title=loaded.root.name, version=project_version(loaded.root))
+    click.echo(json.dumps(document, indent=2))
+    if loaded.errors:
+        err.print(f"[red]{len(loaded.errors)} error(s); their routes are not in the document:[/red]", markup=True)
+        for error in loaded.errors:
+            err.print(f"  {error.format()}", markup=False)
+        sys.exit(1)
 
 
 @cli.command()

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from loader.config.cors import CorsConfig
 
@@ -46,6 +46,19 @@ class HttpConfig(_Strict):
     max_head_size: int = Field(default=16 * 1024, ge=1024, le=1024 * 1024)
     #: Past this many open connections or requests in flight, a new request gets a 503; None: no limit.
     limit_concurrency: int | None = Field(default=None, ge=2)
+
+    #: Serve the OpenAPI document at ``/openapi.json``. None (the default): on under ``loader
+    #: develop`` and for in-process applications, off under ``loader start`` unless set to True.
+    openapi: bool | None = None
+    #: Serve the docs page at ``/docs`` (Swagger UI, shipped with loader). None: wherever the
+    #: document is served. The page shows the document, so it cannot be on while it is off.
+    docs: bool | None = None
+
+    @model_validator(mode="after")
+    def _docs_need_the_document(self) -> HttpConfig:
+        if self.docs and self.openapi is False:
+            raise ValueError("docs is true but openapi is false: the docs page shows the OpenAPI document")
+        return self
 
 
 #: The levels ``project.logging.level`` and ``LOADER_LOG_LEVEL`` accept.

@@ -1,6 +1,8 @@
 """HTTP routes: ``api/**/route.py`` files whose ``GET``/``POST``/… functions are handlers.
 
-``api/store/posts/[id]/route.py`` serves ``/store/posts/{id}``. Two routes of one origin that
+``api/store/posts/[id]/route.py`` serves ``/store/posts/{id}``. Each handler's signature is
+read when its file is collected (:func:`loader.runtime.signature.analyse`): one that cannot be
+called is a load error at its ``path:line``. Two routes of one origin that
 differ only in parameter names (``[id]`` and ``[slug]`` at the same place) are duplicates; a
 project route may override a plugin's or the framework's (logged).
 """
@@ -87,6 +89,9 @@ class RouteKind(BaseKind):
         path, problem = url_path_of(source.relpath)
         if problem:
             raise self.invalid(source, 1, problem)
+        # pydantic and Starlette are imported with the first route file, not with ``import loader``.
+        from loader.runtime.signature import SignatureError, analyse
+
         resources = []
         for method in HTTP_METHODS:
             handler = module.__dict__.get(method)
@@ -94,8 +99,15 @@ class RouteKind(BaseKind):
                 continue
             if not callable(handler):
                 raise self.invalid(source, None, f"{method} must be a function (async def {method}(request)), got {handler!r}")
+            line = line_of(handler)
+            try:
+                # Read once, here: a signature loader cannot call is a load error at the handler's
+                # line (the file stays out of the route table), never a 500 at request time.
+                signature = analyse(handler, path)
+            except SignatureError as exc:
+                raise self.invalid(source, line, f"{method}: {exc}") from None
             resources.append(
-                self.resource(source, f"{method} {path}", handler, method, line_of(handler), method=method, path=path)
+                self.resource(source, f"{method} {path}", handler, method, line, method=method, path=path, signature=signature)
             )
         if not resources:
             raise self.invalid(

@@ -64,14 +64,18 @@ class Application:
             passes the files whose import hung, until they are saved again).
         feature_flags: Flag values laid over the config's ``feature_flags`` (a flag's
             environment variable still wins); what ``loader.testing`` passes.
+        openapi_default: Whether ``/openapi.json`` and ``/docs`` are served when
+            ``project.http.openapi`` is not set: True for in-process applications and
+            ``loader develop``; ``loader start`` passes False.
     """
 
     def __init__(
         self, project_root: str | Path, *, worker_mode: WorkerMode | None = None, grace_period: float = 10.0,
-        set_aside: Mapping[Path, ImportTimeoutError] | None = None,
+        set_aside: Mapping[Path, ImportTimeoutError] | None = None, openapi_default: bool = True,
         feature_flags: Mapping[str, bool | dict[str, bool]] | None = None,
     ) -> None:
         self.root = Path(project_root).resolve()
+        self.openapi_default = openapi_default
         self.set_aside = dict(set_aside or {})
         self.feature_flags = dict(feature_flags or {})
         self._worker_mode = worker_mode
@@ -137,6 +141,7 @@ class Application:
             )
             self.http.state.container = self.container
             self.http.state.application = self
+            self._serve_api_docs()
             binder = Binder(self, project.registry, project.kinds, project.plugin_manager, project.display)
             errors = _run_to_completion(binder.boot())
             if errors:
@@ -158,6 +163,17 @@ class Application:
             return JSONResponse(json.loads(json.dumps(self.project.inspect_data(), default=str)))
 
         self.asgi.internal["/_loader/inspect"] = inspect_endpoint
+
+    def _serve_api_docs(self) -> None:
+        """``/openapi.json`` and ``/docs`` as ``project.http`` says (see :mod:`loader.runtime.api_docs`)."""
+        http = self.project.config.project.http
+        document = self.openapi_default if http.openapi is None else http.openapi
+        if not document or not self.serves_routes:
+            return
+        from loader.runtime.api_docs import ApiDocs, project_version
+
+        docs = ApiDocs(self.asgi, self.root.name, project_version(self.root))
+        self.asgi.fallback.update(docs.endpoints(page=document if http.docs is None else http.docs))
 
     def _make_engine(self) -> Engine:
         from loader.db.engine import database_url, make_engine  # SQLAlchemy loads on first use

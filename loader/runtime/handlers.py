@@ -1,9 +1,10 @@
 """Turning a route handler into an endpoint: validation, response conversion, errors.
 
-A handler is ``async def GET(request)`` (sync handlers run in Starlette's thread pool). It may
-declare more parameters annotated with a pydantic model: one named ``query`` is validated from
-the query string, any other from the JSON body, before the handler runs; invalid input is a
-400 with the field errors. A handler returns a Starlette ``Response`` or any JSON-able value.
+A handler is ``async def GET(request)`` (sync handlers run in Starlette's thread pool). What
+else it takes — path and query parameters, a query model, a body model — was read from its
+signature when its file was collected (:mod:`loader.runtime.signature`); they are validated
+before it runs, and invalid input is a 400 naming the parameters at fault. A handler returns a
+Starlette ``Response``, a pydantic model, or any JSON-able value.
 :func:`response_for` is the one place an exception becomes a response, for handlers, middlewares
 and the router alike: Starlette's ``HTTPException`` keeps its status and detail (as JSON);
 anything else is a 500 JSON carrying a request id and no exception text, logged with the
@@ -17,7 +18,6 @@ import inspect
 import json
 import logging
 import re
-import typing
 import uuid
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
@@ -30,9 +30,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Scope
 
+from loader.errors import ResourceValidationError
+from loader.runtime.signature import HandlerSignature, SignatureError, analyse, validate_params
 from loader.types import Resource
 
-__all__ = ["prepare_handler", "error_response", "response_for", "http_error", "internal_error", "request_id", "scope_request_id"]
+__all__ = [
+    "prepare_handler", "signature_of", "error_response", "response_for", "http_error", "internal_error", "request_id",
+    "scope_request_id",
+]
 
 log = logging.getLogger("loader.http")
 
@@ -43,69 +48,170 @@ def error_response(status: int, code: str, message: str, **extra: Any) -> JSONRe
     return JSONResponse({"error": code, "message": message, **extra}, status_code=status)
 
 
-def _model_params(handler: Callable[..., Any]) -> list[tuple[str, type[BaseModel]]]:
-    """``(name, model)`` of each parameter after ``request`` annotated with a pydantic model."""
-    try:
-        hints = typing.get_type_hints(handler)
-    except Exception:  # an annotation that does not resolve: the handler takes only the request
-        hints = {}
-    params = list(inspect.signature(handler).parameters)[1:]
-    return [(name, hints[name]) for name in params if isinstance(hints.get(name), type) and issubclass(hints[name], BaseModel)]
-
-
 def _is_json(content_type: str) -> bool:
     """``application/json`` or any ``+json`` type (``application/merge-patch+json``), any parameters."""
     media = content_type.split(";", 1)[0].strip().lower()
     return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
 
 
-async def _validated(request: Request, params: list[tuple[str, type[BaseModel]]]) -> dict[str, Any] | Response:
+_NOUNS = {"path": "path parameter", "query": "query parameter", "body": "body field"}
+
+
+def _invalid(part: str, errors: list[dict[str, Any]]) -> Response:
+    """The 400 for an invalid ``part`` (path, query, body): ``invalid path parameter 'id'``,
+    naming every parameter or field at fault (``loc[0]`` of each error)."""
+    names = list(dict.fromkeys(repr(e["loc"][0]) for e in errors if e.get("loc")))
+    if not names:  # the body as a whole (a list where an object was expected)
+        return error_response(400, "validation_error", f"invalid {part}", errors=errors)
+    noun = _NOUNS[part] + ("s" if len(names) > 1 else "")
+    return error_response(400, "validation_error", f"invalid {noun} {', '.join(names)}", errors=errors)
+
+
+def _model_errors(exc: ValidationError) -> list[dict[str, Any]]:
+    return exc.errors(include_url=False, include_context=False, include_input=False)  # type: ignore[return-value]
+
+
+async def _json_body(request: Request) -> Any:
+    """The parsed JSON body (``{}`` when empty), or the 4xx response saying why it is not one."""
+    body = await request.body()
+    if not body:
+        return _EMPTY_BODY
+    if not _is_json(request.headers.get("content-type", "")):
+        # Also what keeps a cross-site HTML form (text/plain, no preflight) from posting here.
+        return error_response(415, "unsupported_media_type", "the request body must be JSON (content-type: application/json)")
+    try:
+        return json.loads(body.decode("utf-8"), parse_constant=_not_json, parse_float=_finite_float)
+    except _NotJson as exc:
+        return error_response(400, "invalid_json", f"request body is not valid JSON: {exc}")
+    except UnicodeDecodeError as exc:
+        return error_response(400, "invalid_json", f"request body is not valid UTF-8 (byte {exc.start})")
+    except json.JSONDecodeError as exc:
+        return error_response(400, "invalid_json", f"request body is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})")
+    except RecursionError:
+        return error_response(400, "invalid_json", "request body is nested too deeply")
+
+
+_EMPTY_BODY = object()
+
+
+class _NotJson(ValueError):
+    pass
+
+
+def _not_json(constant: str) -> Any:
+    # Python's json reads NaN and Infinity; JSON (RFC 8259) has neither, and a NaN that reached
+    # a handler could not even be sent back (Starlette's JSONResponse refuses it: a 500).
+    raise _NotJson(f"{constant} is not a JSON value")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in _INFINITE:  # 1e999: valid JSON, but no float holds it
+        raise _NotJson(f"number {text[:32]} is too large")
+    return value
+
+
+_INFINITE = (float("inf"), float("-inf"))
+
+
+async def _arguments(request: Request, signature: HandlerSignature) -> dict[str, Any] | Response:
+    """The handler's keyword arguments, validated (path, then query, then body), or the 4xx
+    response for the first part that is invalid."""
     values: dict[str, Any] = {}
-    for name, model in params:
-        if name == "query":
-            raw: Any = dict(request.query_params)
-        else:
-            body = await request.body()
-            if body and not _is_json(request.headers.get("content-type", "")):
-                # Also what keeps a cross-site HTML form (text/plain, no preflight) from posting here.
-                return error_response(415, "unsupported_media_type", "the request body must be JSON (content-type: application/json)")
+    if signature.path:
+        errors = validate_params(signature.path, request.path_params, None, values)
+        if errors:
+            return _invalid("path", errors)
+    if signature.query or signature.query_model:
+        query = request.query_params
+        if signature.query:
+            errors = validate_params(signature.query, query, query.getlist, values)
+            if errors:
+                return _invalid("query", errors)
+        if signature.query_model:
+            name, model = signature.query_model
+            taken = signature.query_taken
+            raw: dict[str, Any] = {k: v for k, v in query.items() if k not in taken} if taken else dict(query)
+            for key in signature.query_lists:
+                if key in query:
+                    raw[key] = query.getlist(key)
             try:
-                raw = json.loads(body.decode("utf-8")) if body else {}
-            except UnicodeDecodeError as exc:
-                return error_response(400, "invalid_json", f"request body is not valid UTF-8 (byte {exc.start})")
-            except json.JSONDecodeError as exc:
-                return error_response(400, "invalid_json", f"request body is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})")
-            except RecursionError:
-                return error_response(400, "invalid_json", "request body is nested too deeply")
+                values[name] = model.model_validate(raw)
+            except ValidationError as exc:
+                return _invalid("query", _model_errors(exc))
+    if signature.body:
+        name, model, default = signature.body
+        body = await _json_body(request)
+        if isinstance(body, Response):
+            return body
+        if body is _EMPTY_BODY:
+            if default is not inspect.Parameter.empty:
+                values[name] = default
+                return values
+            body = {}
         try:
-            values[name] = model.model_validate(raw)
+            values[name] = model.model_validate(body)
         except ValidationError as exc:
-            errors = exc.errors(include_url=False, include_context=False, include_input=False)
-            return error_response(400, "validation_error", f"invalid {'query' if name == 'query' else 'body'}", errors=errors)
+            return _invalid("body", _model_errors(exc))
     return values
 
 
+def signature_of(resource: Resource) -> HandlerSignature:
+    """The handler's signature as its route file's collection read it (or read now, for a
+    route resource built elsewhere)."""
+    signature = resource.meta.get("signature")
+    if isinstance(signature, HandlerSignature):
+        return signature
+    try:
+        return analyse(resource.obj, resource.meta["path"])
+    except SignatureError as exc:
+        raise ResourceValidationError(f"{resource.export}: {exc}", path=resource.source.display, line=resource.line) from None
+
+
+def _to_json(result: Any) -> Response:
+    """What a handler returned, when it is not a Response: a pydantic model or a JSON-able value."""
+    if isinstance(result, BaseModel):
+        return JSONResponse(result.model_dump(mode="json"))
+    return JSONResponse(result)
+
+
 def prepare_handler(resource: Resource) -> Endpoint:
-    """The endpoint that runs one route handler."""
+    """The endpoint that runs one route handler: everything but the validation itself is decided here."""
     handler = resource.obj
     is_async = inspect.iscoroutinefunction(handler)
-    params = _model_params(handler)
+    signature = signature_of(resource)
     where = str(resource.location)
 
-    async def endpoint(request: Request) -> Response:
+    if signature.only_request:  # the common case, kept to one call
+
+        async def endpoint(request: Request) -> Response:
+            try:
+                result = await handler(request) if is_async else await run_in_threadpool(handler, request)
+                return result if isinstance(result, Response) else _to_json(result)
+            except Exception as exc:
+                return response_for(request, exc, f"in the handler at {where}")
+
+        return endpoint
+
+    request_name, request_first, takes_input = signature.request, signature.request_first, signature.takes_input
+
+    async def endpoint_with_input(request: Request) -> Response:
         try:
-            kwargs: dict[str, Any] = {}
-            if params:
-                checked = await _validated(request, params)
-                if isinstance(checked, Response):
-                    return checked
-                kwargs = checked
-            result = await handler(request, **kwargs) if is_async else await run_in_threadpool(handler, request, **kwargs)
-            return result if isinstance(result, Response) else JSONResponse(result)
+            kwargs = await _arguments(request, signature) if takes_input else {}
+            if isinstance(kwargs, Response):
+                return kwargs
+            args: tuple[Any, ...] = ()
+            if request_name is not None:
+                if request_first:
+                    args = (request,)
+                else:
+                    kwargs[request_name] = request
+            result = await handler(*args, **kwargs) if is_async else await run_in_threadpool(handler, *args, **kwargs)
+            return result if isinstance(result, Response) else _to_json(result)
         except Exception as exc:
             return response_for(request, exc, f"in the handler at {where}")
 
-    return endpoint
+    return endpoint_with_input
 
 
 def response_for(request: Request, exc: Exception, where: str) -> Response:

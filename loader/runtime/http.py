@@ -166,7 +166,13 @@ class RouteTable:
     # but are prepared per request: they are the rare path, and the common one stays as it was.
 
     async def _not_found(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """The router's default: no route matches the path."""
+        """The router's default: no route matches the path. loader's own pages that a project
+        route may take over (``/openapi.json``, ``/docs``: :attr:`HttpApp.fallback`) come first."""
+        fallback = getattr(scope.get("app"), "fallback", None)
+        endpoint = fallback.get(scope.get("path", "")) if fallback else None
+        if endpoint is not None and scope["type"] == "http":
+            await (await endpoint(Request(scope, receive)))(scope, receive, send)
+            return
         text = f"no route for {scope.get('method', '')} {scope.get('path', '')}"
         await self.answer(scope, receive, send, lambda: error_response(404, "not_found", text))
 
@@ -303,6 +309,9 @@ class HttpApp:
         self.state = State()
         #: Paths loader answers itself before the route table, e.g. ``/_loader/inspect`` in develop.
         self.internal: dict[str, Endpoint] = {}
+        #: Paths loader answers when no route matches (``/openapi.json``, ``/docs``): a project
+        #: route at the same path wins, and a request that a route serves never looks here.
+        self.fallback: dict[str, Endpoint] = {}
         self._on_startup, self._on_shutdown = on_startup, on_shutdown
         # Built once: the config cannot change while a server runs (a change restarts it).
         self._cors: ASGIApp | None = CORSMiddleware(self, **cors.middleware_options()) if cors else None

@@ -55,7 +55,12 @@ class WorkflowContext:
 
 @dataclass
 class WorkflowResult:
-    """The outcome of ``workflow.run(...)``: the result, or the errors after compensation."""
+    """The outcome of ``workflow.run(...)``: the result, or the errors after compensation.
+
+    ``errors`` holds ``"<ExceptionType>: <text>"`` of the failure, then of each compensation
+    that failed: the exceptions' own text, which for a database error includes the SQL and its
+    bound parameters. Log it; never send it to a client (return the ``transaction_id`` instead).
+    """
 
     transaction_id: str
     result: Any = None

@@ -19,12 +19,12 @@ class BlogService:
             rows = conn.execute(text("SELECT id, title, body, price_cents FROM blog_post ORDER BY id"))
             return [_post(row) for row in rows.mappings()]
 
-    def get(self, post_id: str) -> dict | None:
-        if not post_id.isdigit():
+    def get(self, post_id: int) -> dict | None:
+        if not 0 < post_id < 2**63:  # ids are positive 64-bit integers; a larger one is no row
             return None
         with self._db().connect() as conn:
             row = conn.execute(
-                text("SELECT id, title, body, price_cents FROM blog_post WHERE id = :id"), {"id": int(post_id)}
+                text("SELECT id, title, body, price_cents FROM blog_post WHERE id = :id"), {"id": post_id}
             ).mappings().first()
         return _post(row) if row else None
 

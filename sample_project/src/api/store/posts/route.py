@@ -4,10 +4,15 @@
 errors, and the handler only ever sees a valid post.
 """
 
+import logging
+
 from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 
 from src.workflows.publish_post import publish_post
+
+log = logging.getLogger(__name__)
 
 
 class NewPost(BaseModel):
@@ -25,7 +30,10 @@ async def POST(request, body: NewPost):
     container = request.app.state.container
     result = await publish_post.run(body.model_dump(), container=container)
     if not result.ok:
-        return JSONResponse({"errors": result.errors}, status_code=409)
+        # result.errors is the exceptions' text (on PostgreSQL: the SQL and its parameters):
+        # it goes to the server's log, and the client gets the transaction id to quote.
+        log.error("publish-post %s failed: %s", result.transaction_id, "; ".join(result.errors))
+        raise HTTPException(409, f"the post could not be published (transaction {result.transaction_id})")
     # Subscribers of post.created run after the response is on its way.
     await container.resolve("event_bus").emit("post.created", result.result)
     return JSONResponse({"post": result.result}, status_code=201)

@@ -1,16 +1,20 @@
-"""GET /store/posts/{id}: the `[id]` folder is the path parameter `id`."""
+"""GET /store/posts/{id}: the `[id]` folder is the path parameter `id`.
 
-from starlette.responses import JSONResponse
+`id: int` is converted and validated before the handler runs: `/store/posts/abc` is a 400
+naming `id`, and the handler only ever sees an int.
+"""
+
+from starlette.exceptions import HTTPException
 
 from loader import FeatureFlag
 from src.lib.pricing import format_price
 
 
-async def GET(request):
+async def GET(request, id: int):
     blog = request.app.state.container.resolve("blog")
-    post = blog.get(request.path_params["id"])
+    post = blog.get(id)
     if post is None:
-        return JSONResponse({"message": "post not found"}, status_code=404)
+        raise HTTPException(404, f"no post {id}")
     body = {**post, "price": format_price(post["price_cents"])}
     # Read at request time, so flipping the flag needs no reload of this file.
     if FeatureFlag.is_feature_enabled("blog_comments"):
