@@ -11,7 +11,9 @@ empty-body ``receive``, a discarding ``send``; status and body checked once firs
 loop in this process: the framework's own per-request cost, no server, no network. Both apps
 share the process and its GC state on purpose; runs alternate and the app going first swaps
 every repeat, so machine drift hits both alike.
-(2) Over HTTP: each app under uvicorn (warning log level, no access log) in its own subprocess
+(2) Over HTTP: each app under uvicorn (warning log level, no access log; both on uvicorn's h11
+protocol, loader with the settings ``loader start`` uses: ``loader/runtime/server.py``'s
+subclass that times request heads, keep-alive and head-size limits) in its own subprocess
 on 127.0.0.1 — one server at a time, a fresh one per run, warmed up — driven from this process
 by ``wrk -t1 -c32`` if on PATH, else by a built-in asyncio generator (C keep-alive raw-socket
 connections, responses read by Content-Length, 200s with the right body counted until the
@@ -137,12 +139,16 @@ def serve(kind: str, project: Path, port: int) -> None:
     """Child side: serve one app under uvicorn until terminated."""
     import uvicorn
 
-    app: ASGIApp = starlette_app()
-    if kind == "loader":
+    options = {"host": HOST, "port": port, "log_level": "warning", "access_log": False}
+    if kind == "loader":  # as `loader start` serves it: its protocol (an h11 subclass timing request heads) and limits
         from loader.runtime.application import Application
+        from loader.runtime.server import server_config
 
-        app = Application(project).boot().asgi  # lifespan runs start() / stop()
-    uvicorn.Server(uvicorn.Config(app, host=HOST, port=port, log_level="warning", access_log=False)).run()
+        application = Application(project, openapi_default=False).boot()  # lifespan runs start() / stop()
+        config = server_config(application.asgi, application.project.config.project.http, **options)
+    else:
+        config = uvicorn.Config(starlette_app(), http="h11", **options)
+    uvicorn.Server(config).run()
 
 
 async def _client(port: int, deadline: float, counts: list[int]) -> None:
