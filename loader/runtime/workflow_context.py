@@ -46,7 +46,7 @@ class WorkflowContext:
     container: Any = None
     engine: WorkflowEngine | None = None
     execution: Execution | None = None
-    run: ExecutionRun | None = field(default=None, repr=False)
+    runner: ExecutionRun | None = field(default=None, repr=False)
 
 
 @dataclass

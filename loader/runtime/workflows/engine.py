@@ -78,7 +78,7 @@ class WorkflowEngine:
     def __init__(self, provider: WorkflowStorage | None = None, container: Any = None) -> None:
         self.storage: WorkflowStorage = provider if provider is not None else MemoryWorkflowStorage()
         self.container = container
-        self._running: dict[Key, tuple[Execution | None, asyncio.Future[WorkflowResult]]] = {}
+        self._running: dict[Key, tuple[Execution | None, asyncio.Future[WorkflowResult | None]]] = {}
         self._handlers: dict[tuple[str, str | None], builtins.list[Handler]] = {}
 
     # -- resolving ---------------------------------------------------------------------------
@@ -97,10 +97,10 @@ class WorkflowEngine:
     def _name(workflow: str | Workflow) -> str:
         return workflow if isinstance(workflow, str) else workflow.name
 
-    def _claim(self, key: Key) -> asyncio.Future[WorkflowResult]:
+    def _claim(self, key: Key) -> asyncio.Future[WorkflowResult | None]:
         if key in self._running:
             raise WorkflowError(f"workflow {key[0]!r}: execution {key[1]!r} is already running; wait for it or use another transaction id")
-        future: asyncio.Future[WorkflowResult] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[WorkflowResult | None] = asyncio.get_running_loop().create_future()
         self._running[key] = (None, future)
         return future
 
@@ -166,21 +166,19 @@ class WorkflowEngine:
             ) from error
         return result
 
-    def _release(self, key: Key, future: asyncio.Future[WorkflowResult], result: WorkflowResult | None) -> None:
+    def _release(self, key: Key, future: asyncio.Future[WorkflowResult | None], result: WorkflowResult | None) -> None:
+        """The execution stops running here; those waiting for it get its result (None: it was interrupted)."""
         self._running.pop(key, None)
         if not future.done():
-            if result is None:
-                future.cancel()
-            else:
-                future.set_result(result)
+            future.set_result(result)
 
     async def _drive(
-        self, wf: Workflow, execution: Execution, input: Any, future: asyncio.Future[WorkflowResult], *, retry_waiting: bool,
+        self, wf: Workflow, execution: Execution, input: Any, future: asyncio.Future[WorkflowResult | None], *, retry_waiting: bool,
     ) -> tuple[WorkflowResult, BaseException | None]:
         key = (wf.name, execution.transaction_id)
         self._running[key] = (execution, future)
         ctx = WorkflowContext(execution.transaction_id, wf.name, self.container, self, execution)
-        run = ctx.run = ExecutionRun(self, wf, execution, ctx, retry_waiting=retry_waiting)
+        run = ctx.runner = ExecutionRun(self, wf, execution, ctx, retry_waiting=retry_waiting)
         value: Any = None
         error: BaseException | None = None
         result: WorkflowResult | None = None
@@ -206,7 +204,7 @@ class WorkflowEngine:
             else:
                 if execution.state is _E.INVOKING:
                     execution.move(_E.DONE)
-            await self.storage.save(execution)
+            await self.storage.checkpoint(execution)  # every step row was checkpointed as it changed
             result = self._result(execution, value)
             if execution.state in FINISHED:
                 await self.emit(execution, "finish")
@@ -224,7 +222,7 @@ class WorkflowEngine:
         )
 
     # -- waiting executions ----------------------------------------------------------------
-    async def _waiting_step(self, workflow: str | Workflow, transaction_id: str, step: str) -> tuple[Workflow, Execution, StepRecord, asyncio.Future[WorkflowResult]]:
+    async def _waiting_step(self, workflow: str | Workflow, transaction_id: str, step: str) -> tuple[Workflow, Execution, StepRecord, asyncio.Future[WorkflowResult | None]]:
         wf = self.workflow(workflow)
         key = (wf.name, transaction_id)
         await self._wait_idle(key)
@@ -281,7 +279,9 @@ class WorkflowEngine:
         if running is not None and running[0] is not None:
             self._check_cancellable(running[0])
             running[0].cancelled = True
-            return await asyncio.shield(running[1])
+            result = await asyncio.shield(running[1])
+            if result is not None:
+                return result
         await self._wait_idle(key)
         future = self._claim(key)
         try:

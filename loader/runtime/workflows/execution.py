@@ -10,6 +10,7 @@ JSON copy (:func:`checkpoint_value`): changing the object afterwards does not ch
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,7 +40,7 @@ def checkpoint_value(value: Any, *, what: str) -> Any:
         NonSerializableCheckpointError: ``value`` holds something JSON cannot carry; the
             message names ``what`` and the offending type.
     """
-    if value is None or type(value) in (str, int, bool, float):
+    if value is None or type(value) in (str, int, bool) or (type(value) is float and math.isfinite(value)):
         return value  # immutable: nothing to copy (the hot path of small steps)
     try:
         return json.loads(json.dumps(value, default=_refuse, allow_nan=False))
@@ -145,14 +146,23 @@ class Execution:
                 return record
         return None
 
-    def header(self) -> dict[str, Any]:
-        """Everything but the steps: one row of an executions table."""
+    def fixed(self) -> dict[str, Any]:
+        """The columns written once, when the execution is created."""
         return {
             "workflow": self.workflow, "transaction_id": self.transaction_id, "version": self.version,
-            "state": self.state.value, "input": self.input, "result": self.result, "errors": list(self.errors),
-            "cancelled": self.cancelled, "created_at": self.created_at, "updated_at": self.updated_at,
-            "revision": self.revision,
+            "input": self.input, "created_at": self.created_at,
         }
+
+    def progress(self) -> dict[str, Any]:
+        """The columns each checkpoint updates (small while the execution runs: the result comes last)."""
+        return {
+            "state": self.state.value, "result": self.result, "errors": list(self.errors),
+            "cancelled": self.cancelled, "updated_at": self.updated_at,
+        }
+
+    def header(self) -> dict[str, Any]:
+        """Everything but the steps: one row of an executions table."""
+        return {**self.fixed(), **self.progress(), "revision": self.revision}
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.header(), "steps": [s.to_dict() for s in self.steps]}

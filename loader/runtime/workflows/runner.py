@@ -205,8 +205,10 @@ class ExecutionRun:
         if not isinstance(response, StepResponse):
             response = StepResponse(response)
         if config.async_:  # invoke started the work; the answer comes through set_step_success
-            record.compensate_input = self._copy(step, record, response.compensate_input, "compensate_input")
-            await self.storage.checkpoint(self.execution, record)
+            try:
+                record.compensate_input = self._copy(step, record, response.compensate_input, "compensate_input")
+            finally:
+                await self.storage.checkpoint(self.execution, record)
             await self.engine.emit(self.execution, "step_awaiting", step.name)
             raise Suspended
         await self.succeed(step.name, record, response)
@@ -226,8 +228,12 @@ class ExecutionRun:
 
     async def succeed(self, name: str, record: StepRecord, response: StepResponse[Any]) -> None:
         """Record a step's output (a JSON copy) and mark it done: after its invoke, or set_step_success."""
-        output = self._copy(name, record, response.output, "output")
-        compensate_input = self._copy(name, record, response.compensate_input, "compensate_input")
+        try:
+            output = self._copy(name, record, response.output, "output")
+            compensate_input = self._copy(name, record, response.compensate_input, "compensate_input")
+        except NonSerializableCheckpointError:
+            await self.storage.checkpoint(self.execution, record)
+            raise
         record.output, record.compensate_input, record.error = output, compensate_input, None
         record.move(_S.DONE, _T.OK, tx=self.tx)
         record.finished_at = now()
@@ -290,7 +296,7 @@ class ExecutionRun:
 
 
 def _run_of(ctx: WorkflowContext | None) -> ExecutionRun | None:
-    return ctx.run if ctx is not None else None
+    return ctx.runner if ctx is not None else None
 
 
 async def run_step(step: Step, input: Any) -> Any:
@@ -305,7 +311,7 @@ async def run_step(step: Step, input: Any) -> Any:
 async def run_nested(workflow: Workflow, input: Any) -> Any:
     """A workflow awaited inside another runs in the caller's execution: its steps are the caller's."""
     ctx = current_context.get()
-    if ctx is None or ctx.run is None:
+    if ctx is None or ctx.runner is None:
         result = await workflow.run(input, throw_on_error=True)
         return result.result
     return await workflow.fn(input, ctx)

@@ -1,7 +1,7 @@
 """Where executions are kept: a small async protocol, and the ``memory`` implementation.
 
 The protocol is shaped for a SQL implementation (SQLAlchemy): one row per execution
-(:meth:`Execution.header`) and one per step (:meth:`StepRecord.to_dict`, keyed by position),
+(:meth:`Execution.fixed` written once, :meth:`Execution.progress` at each checkpoint) and one per step (:meth:`StepRecord.to_dict`, keyed by position),
 with an optimistic check on ``revision``: a save succeeds only when the stored revision is the
 one the engine read, and then bumps it, so two processes never overwrite each other's progress.
 ``checkpoint`` writes the execution row and one step row in one transaction.
@@ -40,8 +40,9 @@ class WorkflowStorage(Protocol):
     async def save(self, execution: Execution) -> None:
         """Write the execution row and every step row; bumps ``execution.revision``. Raises ConcurrentUpdateError."""
 
-    async def checkpoint(self, execution: Execution, step: StepRecord) -> None:
-        """Write the execution row and one step row; bumps ``execution.revision``. Raises ConcurrentUpdateError."""
+    async def checkpoint(self, execution: Execution, step: StepRecord | None = None) -> None:
+        """Write the execution row's progress columns (state, result, errors, cancelled) and, if
+        given, one step row; bumps ``execution.revision``. Raises ConcurrentUpdateError."""
 
     async def list(self, workflow: str | None = None, state: ExecutionState | None = None) -> list[Execution]:
         """Stored executions, oldest first, filtered by workflow name and state."""
@@ -50,55 +51,66 @@ class WorkflowStorage(Protocol):
         """Remove an execution and its steps; False when there was none."""
 
 
+class _Row:
+    """One stored execution: its fixed columns, its progress columns, its revision, its step rows."""
+
+    __slots__ = ("fixed", "progress", "revision", "steps")
+
+    def __init__(self, execution: Execution) -> None:
+        self.fixed = json.dumps(execution.fixed())
+        self.progress = json.dumps(execution.progress())
+        self.revision = execution.revision
+        self.steps = {s.position: json.dumps(s.to_dict()) for s in execution.steps}
+
+
 class MemoryWorkflowStorage:
     """Executions in this process only, kept as JSON text like a database would keep rows.
 
     Keeping text (not the objects) makes every ``load`` a fresh copy and every write a proof
-    that the record serialises, so ``memory`` behaves as ``sql`` will.
+    that the record serialises, so ``memory`` behaves as ``sql`` will. A checkpoint writes the
+    progress columns and one step row, never the input again.
     """
 
     def __init__(self) -> None:
-        # (workflow, transaction id) -> (execution row, {position: step row})
-        self._rows: dict[tuple[str, str], tuple[str, dict[str, str]]] = {}
+        self._rows: dict[tuple[str, str], _Row] = {}
 
     async def create(self, execution: Execution) -> None:
         key = (execution.workflow, execution.transaction_id)
         if key in self._rows:
             raise ExecutionExistsError(f"workflow {execution.workflow!r} already has an execution {execution.transaction_id!r}")
         execution.revision = 1
-        self._rows[key] = (json.dumps(execution.header()), {s.position: json.dumps(s.to_dict()) for s in execution.steps})
+        self._rows[key] = _Row(execution)
 
     async def load(self, workflow: str, transaction_id: str) -> Execution | None:
         row = self._rows.get((workflow, transaction_id))
         if row is None:
             return None
-        header, steps = row
-        data: dict[str, Any] = json.loads(header)
-        data["steps"] = [json.loads(s) for s in steps.values()]
+        data: dict[str, Any] = {**json.loads(row.fixed), **json.loads(row.progress), "revision": row.revision}
+        data["steps"] = [json.loads(s) for s in row.steps.values()]
         return Execution.from_dict(data)
 
-    def _write_header(self, execution: Execution) -> dict[str, str]:
-        key = (execution.workflow, execution.transaction_id)
-        row = self._rows.get(key)
+    def _write_progress(self, execution: Execution) -> _Row:
+        row = self._rows.get((execution.workflow, execution.transaction_id))
         if row is None:
             raise ConcurrentUpdateError(f"execution {execution.transaction_id!r} of workflow {execution.workflow!r} was deleted meanwhile")
-        stored = json.loads(row[0])["revision"]
-        if stored != execution.revision:
+        if row.revision != execution.revision:
             raise ConcurrentUpdateError(
-                f"execution {execution.transaction_id!r} of workflow {execution.workflow!r}: stored revision {stored}, this copy read {execution.revision}"
+                f"execution {execution.transaction_id!r} of workflow {execution.workflow!r}: stored revision {row.revision}, this copy read {execution.revision}"
             )
         execution.revision += 1
         execution.updated_at = now()
-        self._rows[key] = (json.dumps(execution.header()), row[1])
-        return row[1]
+        row.revision = execution.revision
+        row.progress = json.dumps(execution.progress())
+        return row
 
     async def save(self, execution: Execution) -> None:
-        steps = self._write_header(execution)
-        steps.clear()
-        steps.update((s.position, json.dumps(s.to_dict())) for s in execution.steps)
+        row = self._write_progress(execution)
+        row.steps = {s.position: json.dumps(s.to_dict()) for s in execution.steps}
 
-    async def checkpoint(self, execution: Execution, step: StepRecord) -> None:
-        self._write_header(execution)[step.position] = json.dumps(step.to_dict())
+    async def checkpoint(self, execution: Execution, step: StepRecord | None = None) -> None:
+        row = self._write_progress(execution)
+        if step is not None:
+            row.steps[step.position] = json.dumps(step.to_dict())
 
     async def list(self, workflow: str | None = None, state: ExecutionState | None = None) -> list[Execution]:
         found = []
