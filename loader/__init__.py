@@ -36,9 +36,10 @@ from loader.kinds.subscribers import subscriber
 from loader.kinds.workflows import StepResponse, create_step, create_workflow
 from loader.project import Project, load_project
 from loader.runtime.workflow_context import PermanentStepFailure, WorkflowResult
-from loader.runtime.workflows.engine import WorkflowEngine, WorkflowError, WorkflowEvent, WorkflowExecutionError
+from loader.runtime.workflows.engine import WorkflowEngine, WorkflowEvent
+from loader.runtime.workflows.errors import WorkflowDeterminismError, WorkflowError, WorkflowExecutionError
 from loader.runtime.workflows.execution import Execution, NonSerializableCheckpointError, StepRecord
-from loader.runtime.workflows.runner import WorkflowDeterminismError, parallel
+from loader.runtime.workflows.runner import parallel
 from loader.runtime.workflows.states import ExecutionState, IllegalTransitionError, StepState, StepStatus
 from loader.types import Origin, Resource, Root, SourceFile, SourceLocation
 

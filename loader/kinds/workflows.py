@@ -107,10 +107,9 @@ class Workflow:
         The container is the one given, else the application's that bound this workflow; with
         neither, a process-wide ``memory`` engine runs it.
         """
-        from loader.runtime.workflows.engine import default_engine
+        from loader.runtime.workflows.engine import engine_for
 
-        container = container if container is not None else self.container
-        engine = container.resolve("workflow_engine") if container is not None and "workflow_engine" in container else default_engine()
+        engine = engine_for(container if container is not None else self.container)
         return await engine.run(self, input, transaction_id=transaction_id, throw_on_error=throw_on_error)
 
     def __repr__(self) -> str:

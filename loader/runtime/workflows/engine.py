@@ -15,13 +15,14 @@ import asyncio
 import builtins
 import logging
 import uuid
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from loader.core.awaitables import resolve
-from loader.errors import LoaderError
 from loader.runtime.workflow_context import StepResponse, WorkflowContext, WorkflowResult
+from loader.runtime.workflows.errors import WorkflowError, WorkflowExecutionError
 from loader.runtime.workflows.execution import Execution, StepRecord, checkpoint_value
 from loader.runtime.workflows.runner import Cancelled, ExecutionRun, Suspended, error_text
 from loader.runtime.workflows.states import FINISHED, ExecutionState, StepState, StepStatus
@@ -30,24 +31,12 @@ from loader.runtime.workflows.storage import ExecutionExistsError, MemoryWorkflo
 if TYPE_CHECKING:
     from loader.kinds.workflows import Workflow
 
-__all__ = ["WorkflowEngine", "WorkflowEvent", "WorkflowError", "WorkflowExecutionError", "default_engine"]
+__all__ = ["WorkflowEngine", "WorkflowEvent", "engine_for"]
 
 log = logging.getLogger("loader.workflows")
 
 _E = ExecutionState
 Key = tuple[str, str]
-
-
-class WorkflowError(LoaderError):
-    """A request the engine refuses: unknown workflow or execution, one already running, a step not waiting…"""
-
-
-class WorkflowExecutionError(LoaderError):
-    """``run(..., throw_on_error=True)`` of an execution that failed; ``result`` holds the details."""
-
-    def __init__(self, message: str, result: WorkflowResult) -> None:
-        super().__init__(message)
-        self.result = result
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,8 +73,12 @@ class WorkflowEngine:
     # -- resolving ---------------------------------------------------------------------------
     def workflow(self, workflow: str | Workflow) -> Workflow:
         """The workflow object, by name (from the container's ``workflows``) or as given."""
-        if not isinstance(workflow, str):
+        from loader.kinds.workflows import Workflow  # the kinds import the runner, not the engine
+
+        if isinstance(workflow, Workflow):
             return workflow
+        if not isinstance(workflow, str):
+            raise WorkflowError(f"expected a workflow or its name, got {type(workflow).__name__} {workflow!r}")
         known: dict[str, Workflow] = {}
         if self.container is not None and "workflows" in self.container:
             known = self.container.resolve("workflows")
@@ -314,6 +307,8 @@ class WorkflowEngine:
 
         ``finish`` is delivered for every ending, ``reverted`` and ``failed`` included, after compensation.
         """
+        if not callable(handler):
+            raise WorkflowError(f"subscribe({self._name(workflow)!r}, ...): the handler must be callable, got {handler!r}")
         handlers = self._handlers.setdefault((self._name(workflow), transaction_id), [])
         handlers.append(handler)
 
@@ -350,11 +345,20 @@ class WorkflowEngine:
 
 
 _default: WorkflowEngine | None = None
+_by_container: weakref.WeakKeyDictionary[Any, WorkflowEngine] = weakref.WeakKeyDictionary()
 
 
-def default_engine() -> WorkflowEngine:
-    """The process-wide ``memory`` engine ``workflow.run()`` uses when no application bound the workflow."""
+def engine_for(container: Any = None) -> WorkflowEngine:
+    """The engine ``workflow.run()`` uses: the container's ``workflow_engine``; for a container
+    without one, a ``memory`` engine of its own; with no container, a process-wide one."""
     global _default
-    if _default is None:
-        _default = WorkflowEngine()
-    return _default
+    if container is None:
+        if _default is None:
+            _default = WorkflowEngine()
+        return _default
+    if "workflow_engine" in container:
+        engine: WorkflowEngine = container.resolve("workflow_engine")
+        return engine
+    if container not in _by_container:
+        _by_container[container] = WorkflowEngine(container=container)
+    return _by_container[container]

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from loader.core.awaitables import resolve
-from loader.errors import LoaderError
 from loader.runtime.workflow_context import PermanentStepFailure, StepResponse, WorkflowContext, current_context
+from loader.runtime.workflows.errors import WorkflowDeterminismError, WorkflowError
 from loader.runtime.workflows.execution import Execution, NonSerializableCheckpointError, StepRecord, checkpoint_value, now
 from loader.runtime.workflows.states import ExecutionState, StepState, StepStatus
 
@@ -28,15 +28,11 @@ if TYPE_CHECKING:
     from loader.runtime.workflows.engine import WorkflowEngine
 
 __all__ = [
-    "ExecutionRun", "WorkflowDeterminismError", "StepFailure", "Suspended", "Cancelled",
+    "ExecutionRun", "StepFailure", "Suspended", "Cancelled",
     "run_step", "run_nested", "parallel", "retry_delay", "error_text",
 ]
 
 _S, _T = StepState, StepStatus
-
-
-class WorkflowDeterminismError(LoaderError):
-    """The workflow called a step at a position where the record holds another step."""
 
 
 class StepFailure(Exception):
@@ -313,6 +309,11 @@ async def run_nested(workflow: Workflow, input: Any) -> Any:
     ctx = current_context.get()
     if ctx is None or ctx.runner is None:
         result = await workflow.run(input, throw_on_error=True)
+        if result.waiting:
+            raise WorkflowError(
+                f"workflow {workflow.name!r} waits (execution {result.transaction_id}); awaited outside a workflow it cannot: "
+                "run it with engine.run(...) and continue it by its transaction id"
+            )
         return result.result
     return await workflow.fn(input, ctx)
 

@@ -284,3 +284,33 @@ def test_subscribers_see_the_lifecycle_and_finish_after_a_failure(engine_run) ->
         assert mine == ["begin", "step_success", "step_awaiting", "step_success", "resume", "step_success", "finish"]
 
     engine_run(FLOWS, scenario)
+
+
+def test_wrong_arguments_are_clear_errors(engine_run) -> None:
+    async def scenario(engine, g):
+        with pytest.raises(WorkflowError, match="expected a workflow or its name, got int 123"):
+            await engine.run(123)
+        with pytest.raises(WorkflowError, match="the handler must be callable, got 'nope'"):
+            engine.subscribe("three", "nope")
+        with pytest.raises(WorkflowError, match="workflow 'moderate' waits \\(execution auto-"):
+            await g("moderate")(1)  # awaited outside any workflow, a waiting workflow cannot return
+
+    engine_run(FLOWS, scenario)
+
+
+def test_workflow_run_with_a_bare_container_gives_it_to_the_steps(make_project) -> None:
+    from loader import Container, StepResponse, create_step, create_workflow
+
+    async def who(input, ctx):
+        return StepResponse(ctx.container.resolve("name"))
+
+    step = create_step("who", who)
+
+    @create_workflow("who")
+    async def flow(input, ctx):
+        return await step(input)
+
+    container = Container()
+    container.register("name", "bare")
+    result = asyncio.run(flow.run(container=container))
+    assert result.ok and result.result == "bare"
