@@ -24,7 +24,7 @@ import marshal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -51,7 +51,7 @@ class StepConfig(BaseModel):
     auto_retry: bool = True
     max_awaiting_retries: int | None = Field(None, ge=0)
     async_: bool = False
-    skip_on_permanent_failure: bool | str = False
+    skip_on_permanent_failure: bool | Annotated[str, Field(min_length=1)] = False
     continue_on_permanent_failure: bool = False
     timeout: float | None = Field(None, gt=0)
 

@@ -242,9 +242,11 @@ class WorkflowEngine:
         response = output if isinstance(output, StepResponse) else StepResponse(output, record.compensate_input)
         ctx = WorkflowContext(transaction_id, wf.name, self.container, self, execution)
         try:
+            # The caller's mistake (an output JSON cannot carry) leaves the step waiting for a good answer.
+            for value, what in ((response.output, "output"), (response.compensate_input, "compensate_input")):
+                checkpoint_value(value, what=f"{what} of step {step!r} (workflow {wf.name!r})")
             await ExecutionRun(self, wf, execution, ctx, retry_waiting=False).succeed(step, record, response)
         except BaseException:
-            await self.storage.save(execution)
             self._release((wf.name, transaction_id), future, None)
             raise
         return (await self._drive(wf, execution, execution.input, future, retry_waiting=False))[0]

@@ -270,3 +270,31 @@ def test_cancel_a_waiting_or_done_execution_and_refuse_a_failed_one(engine_run) 
             await engine.cancel("declines", failed.transaction_id)
 
     engine_run(FLOWS, scenario)
+
+
+def test_a_non_json_answer_leaves_the_async_step_waiting(engine_run) -> None:
+    from loader import NonSerializableCheckpointError
+
+    async def scenario(engine, g):
+        tx = (await engine.run("external")).transaction_id
+        with pytest.raises(NonSerializableCheckpointError, match="output of step 'external' \\(workflow 'external'\\): a value of type builtins.object"):
+            await engine.set_step_success("external", tx, "external", object())
+        assert states(await engine.get("external", tx))[1] == ("external", "invoking", "waiting_response", "dormant")
+        assert (await engine.set_step_success("external", tx, "external", "fine")).result == "fine"
+
+    engine_run(FLOWS, scenario)
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ("skip_on_permanent_failure=''", "String should have at least 1 character"),
+    ("timeout=0", "timeout: Input should be greater than 0"),
+    ("max_retries=-1", "max_retries: Input should be greater than or equal to 0"),
+    ("retry_backoff='often'", "retry_backoff: Input should be a valid boolean"),
+])
+def test_bad_step_options_point_at_the_line(make_project, options, message) -> None:
+    from loader import ResourceValidationError, load_project
+
+    root = make_project({"src/workflows/bad.py": f"from loader import create_step\n\nasync def s(input, ctx):\n    pass\n\nstep = create_step('s', s, {options})\n"})
+    [error] = load_project(root).errors
+    assert isinstance(error, ResourceValidationError) and error.location == "src/workflows/bad.py:6"
+    assert message in error.message
