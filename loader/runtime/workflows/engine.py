@@ -175,6 +175,7 @@ class WorkflowEngine:
         value: Any = None
         error: BaseException | None = None
         result: WorkflowResult | None = None
+        cancelled = f"cancelled: execution {execution.transaction_id} of workflow {wf.name!r}"
         tokens = run.enter()
         try:
             if execution.state is _E.NOT_STARTED:
@@ -188,9 +189,10 @@ class WorkflowEngine:
                     raise Cancelled
                 execution.result = checkpoint_value(value, what=f"result of workflow {wf.name!r}")
             except Suspended:
-                pass
+                if execution.cancelled:  # cancelled while the step that now waits was being invoked
+                    await run.compensate([cancelled])
             except Cancelled:
-                await run.compensate([f"cancelled: execution {execution.transaction_id} of workflow {wf.name!r}"])
+                await run.compensate([cancelled])
             except Exception as exc:
                 error = exc
                 await run.compensate([error_text(exc)])

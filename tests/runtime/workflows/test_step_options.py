@@ -298,3 +298,33 @@ def test_bad_step_options_point_at_the_line(make_project, options, message) -> N
     [error] = load_project(root).errors
     assert isinstance(error, ResourceValidationError) and error.location == "src/workflows/bad.py:6"
     assert message in error.message
+
+
+def test_cancel_while_an_async_step_is_being_invoked_compensates_once_it_returns(engine_run) -> None:
+    source = FLOWS + '''
+
+async def start_job(input, ctx):
+    GATE["started"].set()
+    await GATE["release"].wait()
+
+
+job = create_step("job", start_job, async_=True)
+
+
+@create_workflow("job")
+async def job_flow(input, ctx):
+    await first(input)
+    await job(input)
+'''
+
+    async def scenario(engine, g):
+        g("GATE").update(started=asyncio.Event(), release=asyncio.Event())
+        running = asyncio.create_task(engine.run("job", transaction_id="j"))
+        await g("GATE")["started"].wait()
+        cancelling = asyncio.create_task(engine.cancel("job", "j"))
+        await asyncio.sleep(0)
+        g("GATE")["release"].set()
+        cancelled = await cancelling
+        assert (await running).state is cancelled.state is ExecutionState.REVERTED and g("UNDONE") == ["first"]
+
+    engine_run(source, scenario)
