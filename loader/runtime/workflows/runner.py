@@ -114,8 +114,7 @@ class ExecutionRun:
             raise WorkflowDeterminismError(
                 f"workflow {ex.workflow!r}, execution {self.tx}: the code calls step {step.name!r} at position {position} "
                 f"where the record has step {record.name!r} (recorded on version {ex.version}, running {self.workflow.version}); "
-                "workflow code between steps must be deterministic",
-                path=step.defined_in, line=step.line,
+                "workflow code between steps must be deterministic"
             )
         if self.skipping:
             if self.skipping is True or self.skipping != step.name:
