@@ -73,11 +73,10 @@ class WorkflowEngine:
     # -- resolving ---------------------------------------------------------------------------
     def workflow(self, workflow: str | Workflow) -> Workflow:
         """The workflow object, by name (from the container's ``workflows``) or as given."""
-        from loader.kinds.workflows import Workflow  # the kinds import the runner, not the engine
-
-        if isinstance(workflow, Workflow):
-            return workflow
         if not isinstance(workflow, str):
+            # Duck-typed: loader.kinds.workflows imports the engine (workflow.run), not the other way.
+            if isinstance(getattr(workflow, "name", None), str) and callable(getattr(workflow, "fn", None)):
+                return workflow
             raise WorkflowError(f"expected a workflow or its name, got {type(workflow).__name__} {workflow!r}")
         known: dict[str, Workflow] = {}
         if self.container is not None and "workflows" in self.container:

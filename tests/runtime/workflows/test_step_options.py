@@ -328,3 +328,34 @@ async def job_flow(input, ctx):
         assert (await running).state is cancelled.state is ExecutionState.REVERTED and g("UNDONE") == ["first"]
 
     engine_run(source, scenario)
+
+
+def test_a_failing_compensation_ends_failed_and_a_failed_execution_cannot_be_cancelled(engine_run) -> None:
+    source = FLOWS + '''
+
+async def cannot_undo(what, ctx):
+    raise RuntimeError("undo refused")
+
+
+sticky = create_step("sticky", make("sticky"), compensate=cannot_undo)
+fails = create_step("fails", broken)
+
+
+@create_workflow("sticky")
+async def sticky_flow(input, ctx):
+    await first(input)
+    await sticky(input)
+    await fails(input)
+'''
+
+    async def scenario(engine, g):
+        result = await engine.run("sticky")
+        assert result.state is ExecutionState.FAILED and g("UNDONE") == ["first"]  # the others still ran
+        assert result.errors == ["RuntimeError: broken", "compensation of 'sticky' failed: RuntimeError: undo refused"]
+        assert [(s.name, s.compensate_state.value, s.compensate_status.value) for s in result.steps] == [
+            ("first", "reverted", "ok"), ("sticky", "failed", "permanent_failure"), ("fails", "dormant", "idle"),
+        ]
+        with pytest.raises(WorkflowError, match="already ended failed; it cannot be cancelled"):
+            await engine.cancel("sticky", result.transaction_id)
+
+    engine_run(source, scenario)
