@@ -35,7 +35,12 @@ from loader.kinds.modules import Module, ModuleProvider
 from loader.kinds.subscribers import subscriber
 from loader.kinds.workflows import StepResponse, create_step, create_workflow
 from loader.project import Project, load_project
-from loader.runtime.workflow_context import WorkflowResult
+from loader.runtime.workflow_context import PermanentStepFailure, WorkflowResult
+from loader.runtime.workflows.engine import WorkflowEngine, WorkflowEvent
+from loader.runtime.workflows.errors import WorkflowDeterminismError, WorkflowError, WorkflowExecutionError
+from loader.runtime.workflows.execution import Execution, NonSerializableCheckpointError, StepRecord
+from loader.runtime.workflows.runner import parallel
+from loader.runtime.workflows.states import ExecutionState, IllegalTransitionError, StepState, StepStatus
 from loader.types import Origin, Resource, Root, SourceFile, SourceLocation
 
 __version__ = "0.1.0"
@@ -76,6 +81,20 @@ __all__ = [
     "create_workflow",
     "StepResponse",
     "WorkflowResult",
+    "parallel",
+    "PermanentStepFailure",
+    "WorkflowEngine",
+    "WorkflowEvent",
+    "WorkflowError",
+    "WorkflowExecutionError",
+    "WorkflowDeterminismError",
+    "NonSerializableCheckpointError",
+    "IllegalTransitionError",
+    "Execution",
+    "StepRecord",
+    "ExecutionState",
+    "StepState",
+    "StepStatus",
     "Module",
     "ModuleProvider",
     "Migration",

@@ -12,22 +12,26 @@ Example (``sample_project/src/workflows/publish_post.py``)::
 
 Each step's ``invoke`` returns ``StepResponse(output, compensate_input)``; on failure the
 completed steps are compensated in reverse order. The step config speaks the vocabulary of
-Medusa's workflow engine so a durable engine can honour it later.
+Medusa's workflow engine. Running is the ``workflow_engine`` module's job
+(:mod:`loader.runtime.workflows.engine`); ``workflow.run()`` is a shortcut to it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import inspect
+import marshal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from loader.errors import LoaderError, ResourceValidationError
 from loader.kinds.base import BaseBinding, BaseKind, KindChange, Runtime, defined_in
-from loader.runtime.workflow_context import StepResponse, run_nested, run_step, run_workflow
+from loader.runtime.workflow_context import StepResponse, WorkflowResult
+from loader.runtime.workflows.runner import run_nested, run_step
 from loader.types import Resource, SourceFile, caller_location
 
 __all__ = ["StepResponse", "StepConfig", "Step", "Workflow", "create_step", "create_workflow", "WorkflowKind"]
@@ -41,10 +45,13 @@ class StepConfig(BaseModel):
 
     max_retries: int = Field(0, ge=0)
     retry_interval: float = Field(0, ge=0)
+    # Exponential backoff with jitter (tenacity's policy) from retry_interval up to retry_max_interval.
+    retry_backoff: bool = False
+    retry_max_interval: float = Field(60, gt=0)
     auto_retry: bool = True
     max_awaiting_retries: int | None = Field(None, ge=0)
     async_: bool = False
-    skip_on_permanent_failure: bool | str = False
+    skip_on_permanent_failure: bool | Annotated[str, Field(min_length=1)] = False
     continue_on_permanent_failure: bool = False
     timeout: float | None = Field(None, gt=0)
 
@@ -76,19 +83,34 @@ class Step:
 class Workflow:
     """An async function ``(input, ctx)`` that awaits steps, made by :func:`create_workflow`."""
 
-    def __init__(self, name: str, fn: Callable[..., Awaitable[Any]], defined_in: str | None, line: int | None) -> None:
-        self.name, self.fn, self.defined_in, self.line = name, fn, defined_in, line
+    def __init__(
+        self, name: str, fn: Callable[..., Awaitable[Any]], defined_in: str | None, line: int | None, *, idempotent: bool = False,
+    ) -> None:
+        self.name, self.fn, self.defined_in, self.line, self.idempotent = name, fn, defined_in, line, idempotent
         self.__doc__ = fn.__doc__
+        # The definition's version, recorded with each execution (a reload changes it).
+        code = getattr(fn, "__code__", None)
+        self.version = hashlib.blake2b(marshal.dumps(code) if code else repr(fn).encode(), digest_size=6).hexdigest()
+        # The container of the application that bound this workflow: run() uses its engine.
+        self.container: Any = None
 
     async def __call__(self, input: Any = None) -> Any:
         """Awaited inside another workflow, it runs as a step of it."""
 
         return await run_nested(self, input)
 
-    async def run(self, input: Any = None, *, container: Any = None) -> Any:
-        """Run to the end; returns a ``WorkflowResult`` (result, errors, step records)."""
+    async def run(
+        self, input: Any = None, *, container: Any = None, transaction_id: str | None = None, throw_on_error: bool = False,
+    ) -> WorkflowResult:
+        """Shortcut to ``container.resolve("workflow_engine").run(self, input, ...)``.
 
-        return await run_workflow(self, input, container=container)
+        The container is the one given, else the application's that bound this workflow; with
+        neither, a process-wide ``memory`` engine runs it.
+        """
+        from loader.runtime.workflows.engine import engine_for
+
+        engine = engine_for(container if container is not None else self.container)
+        return await engine.run(self, input, transaction_id=transaction_id, throw_on_error=throw_on_error)
 
     def __repr__(self) -> str:
         return f"Workflow({self.name!r})"
@@ -118,12 +140,16 @@ def create_step(
     return Step(name, invoke, compensate, parsed, module, line)
 
 
-def create_workflow(name: str) -> Callable[[Callable[..., Awaitable[Any]]], Workflow]:
-    """Mark ``async def fn(input, ctx)`` as the workflow ``name``."""
+def create_workflow(name: str, *, idempotent: bool = False) -> Callable[[Callable[..., Awaitable[Any]]], Workflow]:
+    """Mark ``async def fn(input, ctx)`` as the workflow ``name``.
+
+    ``idempotent=True``: running it again with the transaction id of a finished execution
+    returns that execution's stored result instead of running again.
+    """
     path, line, module = caller_location()
 
     def mark(fn: Callable[..., Awaitable[Any]]) -> Workflow:
-        return Workflow(name, fn, module, line)
+        return Workflow(name, fn, module, line, idempotent=bool(idempotent))
 
     return mark
 
@@ -135,6 +161,8 @@ class WorkflowBinding(BaseBinding):
 
     def commit(self, runtime: Runtime, change: KindChange) -> None:
         workflows = {r.id: r.obj for r in change.snapshot.of("workflow")}
+        for workflow in workflows.values():
+            workflow.container = runtime.container
         runtime.container.register("workflows", workflows, source="loader", replace=True)
 
 

@@ -1,23 +1,25 @@
-"""The in-process workflow engine: run steps in order, retry, compensate in reverse on failure.
+"""What workflow code sees: ``StepResponse``, the ``ctx`` it receives, and the ``WorkflowResult``.
 
-A running workflow keeps its transaction in a context variable, so a step awaited anywhere in
-the workflow's code (or in a nested workflow) is recorded under the same transaction id.
+A running workflow keeps its context in a context variable, so a step awaited anywhere in the
+workflow's code (or in a nested workflow, or a ``parallel`` branch) is recorded under the same
+execution. The engine is :class:`loader.runtime.workflows.engine.WorkflowEngine`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import uuid
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from loader.core.awaitables import resolve
+from loader.runtime.workflows.execution import StepRecord
+from loader.runtime.workflows.states import ExecutionState, StepState
 
 if TYPE_CHECKING:
-    from loader.kinds.workflows import Step, Workflow
+    from loader.runtime.workflows.engine import WorkflowEngine
+    from loader.runtime.workflows.execution import Execution
+    from loader.runtime.workflows.runner import ExecutionRun
 
-__all__ = ["WorkflowContext", "WorkflowResult", "StepRecord", "run_workflow", "run_step", "run_nested"]
+__all__ = ["StepResponse", "StepRecord", "WorkflowContext", "WorkflowResult", "PermanentStepFailure"]
 
 
 T = TypeVar("T")
@@ -31,16 +33,8 @@ class StepResponse(Generic[T]):
     compensate_input: Any = None
 
 
-@dataclass
-class StepRecord:
-    """One step's outcome within a transaction."""
-
-    step: str
-    output: Any = None
-    compensate_input: Any = None
-    error: str | None = None
-    attempts: int = 0
-    compensated: bool = False
+class PermanentStepFailure(Exception):
+    """Raise it from a step to fail it at once: no retry, whatever ``max_retries`` says."""
 
 
 @dataclass
@@ -50,12 +44,17 @@ class WorkflowContext:
     transaction_id: str
     workflow: str
     container: Any = None
-    steps: list[tuple[Step, StepRecord]] = field(default_factory=list)
+    engine: WorkflowEngine | None = None
+    execution: Execution | None = None
+    runner: ExecutionRun | None = field(default=None, repr=False)
 
 
 @dataclass
 class WorkflowResult:
-    """The outcome of ``workflow.run(...)``: the result, or the errors after compensation.
+    """The outcome of ``engine.run(...)`` / ``workflow.run(...)``.
+
+    ``state`` says whether the execution finished (``done``; ``reverted`` or ``failed`` after
+    compensation) or waits (``invoking``: an async step, or a failure with ``auto_retry=False``).
 
     ``errors`` holds ``"<ExceptionType>: <text>"`` of the failure, then of each compensation
     that failed: the exceptions' own text, which for a database error includes the SQL and its
@@ -66,71 +65,22 @@ class WorkflowResult:
     result: Any = None
     errors: list[str] = field(default_factory=list)
     steps: list[StepRecord] = field(default_factory=list)
+    workflow: str = ""
+    state: ExecutionState = ExecutionState.DONE
 
     @property
     def ok(self) -> bool:
-        return not self.errors
+        """True when the execution finished ``done`` (steps failed with ``continue_on_permanent_failure`` allowed)."""
+        return self.state is ExecutionState.DONE and not self.errors
+
+    @property
+    def waiting(self) -> bool:
+        """True when the execution waits for ``set_step_success`` / ``set_step_failure`` or ``run(transaction_id=...)``."""
+        return self.state is ExecutionState.INVOKING
+
+    @property
+    def failed_steps(self) -> list[StepRecord]:
+        return [s for s in self.steps if s.state in (StepState.FAILED, StepState.TIMEOUT)]
 
 
-_current: ContextVar[WorkflowContext | None] = ContextVar("loader_workflow", default=None)
-
-
-async def _call(fn: Any, *args: Any) -> Any:
-    return await resolve(fn(*args))
-
-
-async def run_step(step: Step, input: Any) -> Any:
-    """Run one step with its retries; inside a workflow, record it for compensation."""
-    ctx = _current.get()
-    record = StepRecord(step.name)
-    while True:
-        record.attempts += 1
-        try:
-            response = await asyncio.wait_for(_call(step.invoke, input, ctx), step.config.timeout)
-            break
-        except Exception as exc:
-            if record.attempts > step.config.max_retries:
-                record.error = f"{type(exc).__name__}: {exc}"
-                if ctx is not None:
-                    ctx.steps.append((step, record))
-                raise
-            await asyncio.sleep(step.config.retry_interval)
-    if not isinstance(response, StepResponse):
-        response = StepResponse(response)
-    record.output, record.compensate_input = response.output, response.compensate_input
-    if ctx is not None:
-        ctx.steps.append((step, record))
-    return response.output
-
-
-async def run_nested(workflow: Workflow, input: Any) -> Any:
-    """A workflow awaited inside another runs in the caller's transaction, as a step of it."""
-    ctx = _current.get()
-    if ctx is None:
-        result = await run_workflow(workflow, input)
-        if not result.ok:
-            raise RuntimeError(f"workflow {workflow.name!r} failed: {'; '.join(result.errors)}")
-        return result.result
-    return await workflow.fn(input, ctx)
-
-
-async def run_workflow(workflow: Workflow, input: Any = None, *, container: Any = None) -> WorkflowResult:
-    """Run ``workflow`` to the end; on failure compensate completed steps in reverse order."""
-    ctx = WorkflowContext(uuid.uuid4().hex, workflow.name, container)
-    token = _current.set(ctx)
-    try:
-        result = await workflow.fn(input, ctx)
-        return WorkflowResult(ctx.transaction_id, result, [], [r for _, r in ctx.steps])
-    except Exception as exc:
-        errors = [f"{type(exc).__name__}: {exc}"]
-        for step, record in reversed(ctx.steps):
-            if record.error is not None or step.compensate is None:
-                continue
-            try:
-                await _call(step.compensate, record.compensate_input, ctx)
-                record.compensated = True
-            except Exception as comp_exc:  # keep compensating the rest; report every failure
-                errors.append(f"compensation of {step.name!r} failed: {type(comp_exc).__name__}: {comp_exc}")
-        return WorkflowResult(ctx.transaction_id, None, errors, [r for _, r in ctx.steps])
-    finally:
-        _current.reset(token)
+current_context: ContextVar[WorkflowContext | None] = ContextVar("loader_workflow", default=None)

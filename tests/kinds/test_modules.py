@@ -58,7 +58,7 @@ def test_config_adds_module_options(make_project) -> None:
 def test_config_can_disable_a_found_module(make_project) -> None:
     files = {**BLOG, "loader_config.py": "from loader import define_config\nconfig = define_config(modules={'blog': False})\n"}
     project = load_project(make_project(files))
-    assert [m.id for m in project.registry.list("module")] == ["event_bus"]  # only the built-in one
+    assert [m.id for m in project.registry.list("module")] == ["event_bus", "workflow_engine"]  # only the built-in ones
     assert project.registry.list("migration") == []
 
 

@@ -1,0 +1,1 @@
+"""The workflow engine: states and transitions, the execution record, storage, the engine."""

@@ -1,0 +1,40 @@
+"""Boot an on-disk project whose workflows the engine tests drive through the public API."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from loader.runtime.application import Application
+
+T = TypeVar("T")
+
+Scenario = Callable[[Any, Callable[[str], Any]], Awaitable[T]]
+
+
+@pytest.fixture
+def engine_run(make_project: Callable[..., Path]) -> Callable[..., Any]:
+    """``engine_run(flows_source, scenario)``: boot a project with ``src/workflows/flows.py``, start
+    it, and run ``await scenario(engine, g)`` where ``g(name)`` reads a global of that file."""
+
+    def run(source: str, scenario: Scenario[T], extra: dict[str, str] | None = None) -> T:
+        root = make_project({"src/workflows/flows.py": source, **(extra or {})})
+
+        async def main() -> T:
+            app = Application(root).boot()
+            assert app.errors == []
+            await app.start()
+            try:
+                engine = app.container.resolve("workflow_engine")
+                module_globals = next(iter(app.workflows.values())).fn.__globals__
+                return await scenario(engine, module_globals.__getitem__)
+            finally:
+                await app.stop()
+
+        return asyncio.run(main())
+
+    return run
