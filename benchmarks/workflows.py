@@ -113,7 +113,8 @@ async def _measure(run: Any, n: int) -> dict[str, float]:
 # --- the systems, each run in its own subprocess (--child SYSTEM DATABASE N WORKDIR) ---------
 def _loader_config(provider: str, database_url: str | None) -> str:
     project = {"database_url": database_url} if database_url else {}
-    modules = {"workflow_engine": {"providers": [{"resolve": provider, "id": provider, "is_default": True}]}}
+    # memory is the engine's default provider today; sql is chosen by name (issue 11, item 0)
+    modules = {} if provider == "memory" else {"workflow_engine": {"providers": [{"resolve": provider, "id": provider, "is_default": True}]}}
     return f"from loader import define_config\n\nconfig = define_config(project={project!r}, modules={modules!r})\n"
 
 
