@@ -24,6 +24,7 @@ from http import HTTPStatus
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import to_jsonable_python
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -172,7 +173,13 @@ def _to_json(result: Any) -> Response:
     """What a handler returned, when it is not a Response: a pydantic model or a JSON-able value."""
     if isinstance(result, BaseModel):
         return JSONResponse(result.model_dump(mode="json"))
-    return JSONResponse(result)
+    try:
+        return JSONResponse(result)
+    except TypeError:
+        # Models in a list (``-> list[Post]``), dates, UUIDs…: what pydantic knows how to send.
+        # Tried second, so that plain JSON keeps json's speed; what pydantic cannot send either
+        # raises, and is the handler's 500.
+        return JSONResponse(to_jsonable_python(result))
 
 
 def prepare_handler(resource: Resource) -> Endpoint:

@@ -33,6 +33,27 @@ def test_json_and_response_handlers_path_params_and_health(make_project) -> None
     assert health.json() == {"status": "ok"}
 
 
+def test_a_handler_may_return_what_pydantic_serializes_models_in_a_list_dates_uuids(make_project) -> None:
+    # The return annotation `-> list[Item]` is in the OpenAPI document: returning just that must not be a 500.
+    root = make_project({
+        "src/api/items/route.py": (
+            "import datetime, uuid\nfrom pydantic import BaseModel\n\n"
+            "class Item(BaseModel):\n    name: str\n\n"
+            "async def GET(request) -> list[Item]:\n    return [Item(name='a'), Item(name='b')]\n\n"
+            "def POST(request):\n"
+            "    return {'on': datetime.date(2026, 1, 2), 'id': uuid.UUID(int=1), 'item': Item(name='c')}\n"
+        ),
+    })
+
+    async def scenario(http, app):
+        return await http.get("/items"), await http.post("/items")
+
+    listed, mixed = serve(root, scenario)
+    assert (listed.status_code, listed.json()) == (200, [{"name": "a"}, {"name": "b"}])
+    assert mixed.status_code == 200, mixed.text
+    assert mixed.json() == {"on": "2026-01-02", "id": "00000000-0000-0000-0000-000000000001", "item": {"name": "c"}}
+
+
 def test_static_segment_beats_a_parameter_whatever_the_root_order(make_project) -> None:
     root = make_project({
         "loader_config.py": "from loader import define_config\nconfig = define_config(plugins=['./extra'])\n",
