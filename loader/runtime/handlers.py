@@ -22,6 +22,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import quote
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import to_jsonable_python
@@ -37,7 +38,7 @@ from loader.types import Resource
 
 __all__ = [
     "prepare_handler", "signature_of", "error_response", "response_for", "http_error", "internal_error", "request_id",
-    "scope_request_id",
+    "scope_request_id", "logged_path",
 ]
 
 log = logging.getLogger("loader.http")
@@ -279,12 +280,20 @@ def request_id(request: Request) -> str:
     return scope_request_id(request.scope)
 
 
+def logged_path(scope: Scope) -> str:
+    """The request's path for a log line, as the client sent it: still percent-encoded, no query
+    string, any byte past ASCII escaped. A decoded path could hold a newline or terminal escape
+    codes (``%0a``, ``%1b``), a query string tokens."""
+    raw = scope.get("raw_path")
+    return raw.split(b"?", 1)[0].decode("ascii", "backslashreplace") if raw else quote(scope.get("path", ""))
+
+
 def internal_error(request: Request, where: str, exc: Exception) -> JSONResponse:
     """A 500 carrying a request id, logged with the place that failed and the traceback; the
     body says nothing of the exception (no text, SQL or paths)."""
     rid = request_id(request)
     log.error(
         "%s %s failed %s (request id %s): %s: %s",
-        request.method, request.url.path, where, rid, type(exc).__name__, exc, exc_info=exc,
+        request.method, logged_path(request.scope), where, rid, type(exc).__name__, exc, exc_info=exc,
     )
     return error_response(500, "internal_error", "the server failed to handle this request", request_id=rid)
