@@ -12,6 +12,8 @@ when it happens (:meth:`RouteTable.answer`).
 from __future__ import annotations
 
 import bisect
+import inspect
+import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -223,11 +225,21 @@ def _route_key(path: str) -> tuple[tuple[int, ...], str]:
 
 def _candidates(middlewares: list[Resource]) -> list[Any]:
     return [
-        (compile_matcher(entry.matcher), {m.upper() for m in entry.methods}, list(entry.middlewares))
+        (compile_matcher(entry.matcher), {m.upper() for m in entry.methods}, [(m, _where(m, mw)) for m in entry.middlewares])
         for mw in middlewares
         for entry in mw.obj
         if isinstance(entry, MiddlewareRoute)
     ]
+
+
+def _where(middleware: Any, declared: Resource) -> str:
+    """``forgot_return at src/api/middlewares.py:4``: the middleware's name and ``path:line``."""
+    code = getattr(inspect.unwrap(middleware), "__code__", None)
+    name = getattr(middleware, "__qualname__", None) or type(middleware).__name__
+    if code is None:  # a callable object: where it was declared
+        return f"{name} at {declared.location}"
+    same = os.path.abspath(code.co_filename) == os.path.abspath(declared.source.path)
+    return f"{name} at {declared.source.display if same else code.co_filename}:{code.co_firstlineno}"
 
 
 def _for_method(candidates: list[Any], method: str) -> list[tuple[Any, list[Any]]]:
@@ -244,8 +256,8 @@ def _with_middlewares(endpoint: Endpoint, candidates: list[tuple[Any, list[Any]]
         chain = endpoint
         for pattern, mws in reversed(candidates):
             if pattern.match(request.url.path):
-                for mw in reversed(mws):
-                    chain = _link(mw, chain)
+                for mw, where in reversed(mws):
+                    chain = _link(mw, where, chain)
         try:
             return await chain(request)
         except Exception as exc:  # a middleware that raises: mapped as a handler's exception
@@ -254,9 +266,15 @@ def _with_middlewares(endpoint: Endpoint, candidates: list[tuple[Any, list[Any]]
     return call
 
 
-def _link(middleware: Callable[..., Awaitable[Response]], call_next: Endpoint) -> Endpoint:
+def _link(middleware: Callable[..., Awaitable[Response]], where: str, call_next: Endpoint) -> Endpoint:
     async def linked(request: Request) -> Response:
-        return await middleware(request, call_next)
+        response = await middleware(request, call_next)
+        if not isinstance(response, Response):  # else the server fails sending it, naming no file
+            raise TypeError(
+                f"the middleware {where} returned {'None' if response is None else type(response).__name__}, not a Response "
+                "(expected `return await call_next(request)` or a Starlette Response)"
+            )
+        return response
 
     return linked
 

@@ -188,6 +188,30 @@ def test_http_exceptions_keep_their_status_detail_and_headers_with_or_without_mi
     assert "secret" not in failed.text and "posts" not in failed.text and "/srv" not in failed.text
 
 
+def test_a_middleware_that_returns_no_response_is_a_500_naming_it(make_project, caplog) -> None:
+    # Without the check the server itself failed sending None: a traceback naming no project file.
+    root = make_project({
+        "src/api/middlewares.py": """
+            from loader import MiddlewareRoute, define_middlewares
+
+            async def forgot_return(request, call_next):
+                await call_next(request)
+
+            middlewares = define_middlewares([MiddlewareRoute(matcher="/*", middlewares=[forgot_return])])
+        """,
+        "src/api/x/route.py": ROUTE.format("x"),
+    })
+
+    async def scenario(http, app):
+        return await http.get("/x"), await http.get("/nowhere")
+
+    with caplog.at_level(logging.ERROR, logger="loader.http"):
+        found, missing = serve(root, scenario)
+    assert found.status_code == missing.status_code == 500
+    assert set(found.json()) == {"error", "message", "request_id"}
+    assert "the middleware forgot_return at src/api/middlewares.py:3 returned None, not a Response" in caplog.text
+
+
 def test_a_middleware_raising_an_http_exception_answers_with_its_status(make_project) -> None:
     root = make_project({"src/api/middlewares.py": MIDDLEWARES, "src/api/guarded/x/route.py": ROUTE.format("x")})
 
