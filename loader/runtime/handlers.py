@@ -177,16 +177,19 @@ def _to_json(result: Any) -> Response:
     try:
         return JSONResponse(result)
     except TypeError:
-        # Models in a list (``-> list[Post]``), dates, UUIDs…: what pydantic knows how to send.
-        # Tried second, so that plain JSON keeps json's speed; what pydantic cannot send either
-        # raises, and is the handler's 500.
-        return JSONResponse(to_jsonable_python(result))
+        pass
+    # Models in a list (``-> list[Post]``), dates, UUIDs…: what pydantic knows how to send.
+    # Tried second, so that plain JSON keeps json's speed; what pydantic cannot send either
+    # raises, and is the handler's 500.
+    return JSONResponse(to_jsonable_python(result))
 
 
 def prepare_handler(resource: Resource) -> Endpoint:
     """The endpoint that runs one route handler: everything but the validation itself is decided here."""
     handler = resource.obj
-    is_async = inspect.iscoroutinefunction(handler)
+    # A plain-def decorator around an ``async def`` (functools.wraps) returns its coroutine:
+    # awaited, not sent from a worker thread as a 500.
+    is_async = inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(inspect.unwrap(handler))
     signature = signature_of(resource)
     where = str(resource.location)
 

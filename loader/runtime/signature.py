@@ -124,6 +124,8 @@ def path_params_of(url_path: str) -> tuple[str, ...]:
 
 def analyse(handler: Callable[..., Any], url_path: str) -> HandlerSignature:
     """Read ``handler``'s signature against the route's path; raise SignatureError if it cannot be called."""
+    if inspect.isasyncgenfunction(inspect.unwrap(handler)):
+        raise SignatureError("it is an async generator (it yields); return a value, or a Starlette StreamingResponse")
     try:
         parameters = list(inspect.signature(handler).parameters.values())
     except (TypeError, ValueError) as exc:

@@ -54,6 +54,36 @@ def test_a_handler_may_return_what_pydantic_serializes_models_in_a_list_dates_uu
     assert mixed.json() == {"on": "2026-01-02", "id": "00000000-0000-0000-0000-000000000001", "item": {"name": "c"}}
 
 
+def test_an_async_handler_under_a_plain_def_decorator_is_awaited(make_project) -> None:
+    # functools.wraps around ``async def``: the wrapper is a plain function returning a coroutine.
+    root = make_project({
+        "src/api/items/[n]/route.py": """
+            import functools
+
+            def logged(fn):
+                @functools.wraps(fn)
+                def wrapper(*args, **kwargs):
+                    return fn(*args, **kwargs)
+                return wrapper
+
+            @logged
+            async def GET(request):
+                return {"n": request.path_params["n"]}
+
+            @logged
+            async def PUT(n: int):
+                return {"n": n}
+        """,
+    })
+
+    async def scenario(http, app):
+        return await http.get("/items/3"), await http.put("/items/4")
+
+    plain, typed = serve(root, scenario)
+    assert (plain.status_code, plain.json()) == (200, {"n": "3"})
+    assert (typed.status_code, typed.json()) == (200, {"n": 4})
+
+
 def test_static_segment_beats_a_parameter_whatever_the_root_order(make_project) -> None:
     root = make_project({
         "loader_config.py": "from loader import define_config\nconfig = define_config(plugins=['./extra'])\n",

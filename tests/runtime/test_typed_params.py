@@ -168,6 +168,8 @@ UNSATISFIABLE = {
     "unresolved": ("src/api/unresolved/route.py", (
         "from __future__ import annotations\n\n\nasync def GET(request, x: Missing):\n    return {}\n"), 4,
         "GET: the annotation of parameter 'x' (Missing) does not resolve"),
+    "async_generator": ("src/api/agen/route.py", "async def GET(request):\n    yield {}\n", 1,
+                        "GET: it is an async generator (it yields)"),
 }
 
 
