@@ -18,6 +18,7 @@ import inspect
 import json
 import logging
 import re
+import sys
 import uuid
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
@@ -91,6 +92,9 @@ async def _json_body(request: Request) -> Any:
         return error_response(400, "invalid_json", f"request body is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})")
     except RecursionError:
         return error_response(400, "invalid_json", "request body is nested too deeply")
+    except ValueError:  # the one left: an integer past Python's digit limit (int("1" * 5000))
+        digits = sys.get_int_max_str_digits()
+        return error_response(400, "invalid_json", f"request body is not valid JSON: a number with more than {digits} digits")
 
 
 _EMPTY_BODY = object()

@@ -68,6 +68,7 @@ def test_a_body_over_the_limit_is_a_413_whether_declared_or_streamed(make_projec
     (b'{"text": "\xff\xfe"}', "application/json", 400, "not valid UTF-8"),
     (b"[" * 3000 + b"]" * 3000, "application/json", 400, "nested too deeply"),
     (b'{"text": ', "application/json", 400, "not valid JSON"),
+    (b'{"text": "hi", "n": ' + b"1" * 5000 + b"}", "application/json", 400, "number with more than 4300 digits"),
 ])
 def test_bodies_that_are_not_json_are_refused_with_a_4xx(make_project, content: bytes, content_type: str | None, status: int, message: str) -> None:
     root = project(make_project, limit=False)
