@@ -220,4 +220,20 @@ class JsonFormatter(logging.Formatter):
             data["exception"] = record.exc_text
         if record.stack_info:
             data["stack"] = self.formatStack(record.stack_info)
-        return json.dumps(data, default=str)
+        try:
+            return json.dumps(data, default=str, allow_nan=False)
+        except (TypeError, ValueError):  # an extra json cannot write (NaN, a tuple key, a huge int): its str
+            return json.dumps({key: _json_or_str(value) for key, value in data.items()}, default=str)
+
+
+def _json_or_str(value: Any) -> Any:
+    import json
+
+    try:
+        json.dumps(value, default=str, allow_nan=False)
+    except (TypeError, ValueError):
+        try:
+            return str(value)
+        except ValueError:  # an int past Python's digit limit has no str either
+            return f"<{type(value).__name__}>"
+    return value

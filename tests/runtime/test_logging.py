@@ -79,6 +79,14 @@ def test_json_line_has_time_level_logger_message_extras_and_exception() -> None:
     assert "color_message" not in data and "args" not in data and "msg" not in data
 
 
+@pytest.mark.parametrize("extra", [{"ratio": float("nan")}, {"data": {(1, 2): 3}}, {"big": 10**5000}], ids=["nan", "tuple-key", "huge-int"])
+def test_json_lines_stay_valid_json_whatever_an_extra_holds(extra: dict[str, Any]) -> None:
+    # json.dumps writes NaN (not JSON) and raises on a tuple key or a huge int: the line was lost.
+    line = JsonFormatter().format(record(**extra))
+    data = json.loads(line, parse_constant=lambda constant: pytest.fail(f"{constant} in {line}"))
+    assert data["message"] == "hello world" and list(extra)[0] in data
+
+
 def test_console_line_reads_time_level_logger_message() -> None:
     assert CONSOLE_LINE.match(ConsoleFormatter().format(record()))
     assert ConsoleFormatter().format(record()).endswith(" INFO    src.api.thing: hello world")
