@@ -25,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Match, Route, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.websockets import WebSocketClose
 
 from loader.config.models import DEFAULT_MAX_BODY_SIZE, CorsConfig
 from loader.errors import LoaderError
@@ -170,6 +171,9 @@ class RouteTable:
     async def _not_found(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The router's default: no route matches the path. loader's own pages that a project
         route may take over (``/openapi.json``, ``/docs``: :attr:`HttpApp.fallback`) come first."""
+        if scope["type"] == "websocket":  # no route takes one: closed, as Starlette's own router does
+            await WebSocketClose()(scope, receive, send)
+            return
         fallback = getattr(scope.get("app"), "fallback", None)
         endpoint = fallback.get(scope.get("path", "")) if fallback else None
         if endpoint is not None and scope["type"] == "http":

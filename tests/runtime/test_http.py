@@ -242,6 +242,34 @@ def test_a_middleware_that_returns_no_response_is_a_500_naming_it(make_project, 
     assert "the middleware forgot_return at src/api/middlewares.py:3 returned None, not a Response" in caplog.text
 
 
+@pytest.mark.parametrize("with_middlewares", [False, True], ids=["no-middlewares", "middlewares"])
+def test_a_websocket_request_is_closed_not_a_crash(make_project, with_middlewares: bool) -> None:
+    # With `websockets` installed uvicorn hands upgrades to the app; loader serves none. With
+    # middlewares the 404 path read scope["method"], which a websocket scope lacks: a KeyError.
+    files = {"src/api/x/route.py": ROUTE.format("x")}
+    if with_middlewares:
+        files["src/api/middlewares.py"] = MIDDLEWARES
+    root = make_project(files)
+
+    async def scenario(http, app):
+        sent: list[dict] = []
+
+        async def receive():
+            return {"type": "websocket.connect"}
+
+        async def send(message):
+            sent.append(message)
+
+        for path in ("/x", "/guarded/x", "/nowhere"):
+            scope = {"type": "websocket", "path": path, "raw_path": path.encode(), "query_string": b"", "headers": [],
+                     "scheme": "ws", "server": ("testserver", 80), "client": ("127.0.0.1", 1), "root_path": "",
+                     "subprotocols": [], "asgi": {"version": "3.0"}}
+            await app.asgi(scope, receive, send)
+        return sent
+
+    assert [m["type"] for m in serve(root, scenario)] == ["websocket.close"] * 3
+
+
 def test_a_middleware_raising_an_http_exception_answers_with_its_status(make_project) -> None:
     root = make_project({"src/api/middlewares.py": MIDDLEWARES, "src/api/guarded/x/route.py": ROUTE.format("x")})
 
