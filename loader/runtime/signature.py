@@ -267,6 +267,17 @@ def _list_item(annotation: Any) -> Any:
     return _EMPTY
 
 
+def _literal_values(annotation: Any) -> list[Any]:
+    """The values of every ``Literal`` in ``annotation`` (inside ``Optional``, ``list``, ``Annotated``…)."""
+    annotation = _strip_annotated(annotation)
+    origin = typing.get_origin(annotation)
+    if origin is typing.Literal:
+        return list(typing.get_args(annotation))
+    if origin in _UNIONS or origin in (list, tuple, set, frozenset):
+        return [value for arg in typing.get_args(annotation) for value in _literal_values(arg)]
+    return []
+
+
 def _from_query(annotation: Any) -> bool:
     item = _list_item(annotation)
     return _single_value(annotation) or (item is not _EMPTY and _single_value(item))
@@ -296,6 +307,12 @@ def _query_param(name: str, annotation: Any, default: Any) -> Param:
 
 
 def _adapter(name: str, annotation: Any) -> TypeAdapter[Any]:
+    odd = [value for value in _literal_values(annotation) if not isinstance(value, str)]
+    if odd:  # pydantic compares a Literal's values as they are: the string "2" never equals 2
+        raise SignatureError(
+            f"parameter {name!r} is annotated {_shown(annotation)}, but a value read from the URL is a string and "
+            f"never equals {odd[0]!r}; use a Literal of strings or an Enum (class Mode(IntEnum))"
+        )
     try:
         if isinstance(annotation, type) and annotation.__module__ in _SHARED_MODULES:
             return _shared_adapter(annotation)

@@ -168,6 +168,9 @@ UNSATISFIABLE = {
     "unresolved": ("src/api/unresolved/route.py", (
         "from __future__ import annotations\n\n\nasync def GET(request, x: Missing):\n    return {}\n"), 4,
         "GET: the annotation of parameter 'x' (Missing) does not resolve"),
+    "int_literal": ("src/api/modes/route.py", (
+        "from typing import Literal, Optional\n\nasync def GET(request, mode: Optional[Literal[1, 2]] = None):\n    return {}\n"), 3,
+        "GET: parameter 'mode' is annotated Optional[Literal[1, 2]], but a value read from the URL is a string and never equals 1"),
     "async_generator": ("src/api/agen/route.py", "async def GET(request):\n    yield {}\n", 1,
                         "GET: it is an async generator (it yields)"),
 }
