@@ -237,6 +237,7 @@ def config(http: str) -> str:
     ("{'openapi': False}", {}, 404, 404),
     ("{'docs': False}", {}, 200, 404),
     ("{'openapi': True, 'docs': False}", {"openapi_default": False}, 200, 404),
+    ("{'docs': True}", {"openapi_default": False}, 200, 200),  # asking for the page publishes what it shows
     ("{}", {"worker_mode": "worker"}, 404, 404),  # a worker serves no routes, so no document
 ])
 def test_switches(make_project, http: str, options: dict[str, Any], document: int, page: int) -> None:
