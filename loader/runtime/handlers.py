@@ -29,7 +29,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import to_jsonable_python
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Scope
 
@@ -233,7 +233,14 @@ def response_for(request: Request, exc: Exception, where: str) -> Response:
     """The response for an exception raised ``where`` (a handler, a middleware)."""
     if isinstance(exc, HTTPException):
         return http_error(exc)
+    if isinstance(exc, ClientDisconnect):
+        # The client hung up before sending its whole body: nothing failed here, and nobody reads
+        # the answer. 499 is nginx's "client closed request", for the access log.
+        return Response(status_code=CLIENT_CLOSED_REQUEST)
     return internal_error(request, where, exc)
+
+
+CLIENT_CLOSED_REQUEST = 499
 
 
 #: RFC 9110's names where older Pythons' ``HTTPStatus`` phrases differ: the code stays the same

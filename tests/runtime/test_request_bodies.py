@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -132,3 +133,33 @@ def test_a_300_mb_body_is_refused_while_it_streams_and_the_server_barely_grows(m
                 process.kill()
     assert status == 413
     assert grown < 20, f"the server's peak RSS grew by {grown:.1f} MB"
+
+
+def test_a_client_gone_mid_body_is_no_error_of_the_handler(make_project, caplog: pytest.LogCaptureFixture) -> None:
+    # Starlette raises ClientDisconnect from the body read: it was logged as the handler failing
+    # (an ERROR with a traceback), so any client that hangs up mid-upload filled the error log.
+    root = project(make_project, limit=False)
+
+    async def scenario(http, app):
+        statuses = []
+        for path in ("/notes", "/raw"):
+            messages = iter([{"type": "http.request", "body": b'{"text": "he', "more_body": True}, {"type": "http.disconnect"}])
+
+            async def receive():
+                return next(messages)
+
+            async def send(message):
+                if message["type"] == "http.response.start":
+                    statuses.append(message["status"])
+
+            scope = {"type": "http", "method": "POST", "path": path, "raw_path": path.encode(), "query_string": b"",
+                     "headers": [(b"content-type", b"application/json"), (b"content-length", b"900")],
+                     "scheme": "http", "server": ("testserver", 80), "client": ("127.0.0.1", 1), "root_path": "",
+                     "http_version": "1.1", "asgi": {"version": "3.0"}}
+            await app.asgi(scope, receive, send)
+        return statuses
+
+    with caplog.at_level(logging.INFO, logger="loader.http"):
+        statuses = serve(root, scenario)
+    assert statuses == [499, 499]  # nginx's "client closed request": what an access log line shows
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
