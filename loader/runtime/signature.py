@@ -38,6 +38,8 @@ from pathlib import PurePath
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, PydanticUserError, TypeAdapter, ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticUndefined
 from starlette.requests import Request
 
 __all__ = ["HandlerSignature", "Param", "SignatureError", "analyse", "path_params_of", "validate_params"]
@@ -145,6 +147,9 @@ def analyse(handler: Callable[..., Any], url_path: str) -> HandlerSignature:
         if request is None and _is_request(name, annotation, index):
             request, request_first = name, index == 0
             continue
+        if isinstance(param.default, FieldInfo):  # ``page: int = Field(1, ge=1)``, as pydantic reads it
+            annotation, default = _with_field(name, annotation, param.default)
+            param = param.replace(default=default)
         if param.kind is param.POSITIONAL_ONLY:
             raise SignatureError(f"parameter {name!r} is positional-only; only the request may be")
         if name in in_path:
@@ -176,6 +181,15 @@ def analyse(handler: Callable[..., Any], url_path: str) -> HandlerSignature:
         request, request_first, tuple(path), tuple(query), query_model, body, None if returns is _EMPTY else returns,
         lists, frozenset(p.name for p in query) if query_model else frozenset(),
     )
+
+
+def _with_field(name: str, annotation: Any, field: FieldInfo) -> tuple[Any, Any]:
+    """``(Annotated[int, field], 1)`` for ``page: int = Field(1, ge=1)``: the constraints are
+    validated, and the default is the field's (required when it has none)."""
+    if field.default_factory is not None:
+        raise SignatureError(f"parameter {name!r} has a Field with a default_factory; give it a default instead")
+    base = str if annotation is _EMPTY else annotation
+    return typing.Annotated[base, field], _EMPTY if field.default is PydanticUndefined else field.default
 
 
 def _list_fields(model: type[BaseModel]) -> list[str]:

@@ -320,3 +320,27 @@ def test_nan_and_infinity_are_refused_as_input(make_project) -> None:
     assert body_inf.status_code == 400 and "-Infinity is not a JSON value" in body_inf.json()["message"]
     assert body_huge.status_code == 400 and body_huge.json()["message"] == "request body is not valid JSON: number -1e999 is too large"
     assert body_fine.json() == {"value": 2500.0}
+
+
+def test_a_pydantic_field_as_default_is_its_constraints_and_default(make_project) -> None:
+    # `page: int = Field(1, ge=1)` passed the FieldInfo itself to the handler when the key was
+    # missing (a 500), and ignored ge=1 when it was there.
+    root = make_project({
+        "src/api/pages/route.py": """
+            from pydantic import Field
+
+            async def GET(page: int = Field(1, ge=1), q: str = Field(..., max_length=3)):
+                return {"page": page, "q": q}
+        """,
+    })
+
+    async def scenario(http, app):
+        return [await http.get(url) for url in ("/pages?q=a", "/pages?q=a&page=0", "/pages?q=abcd", "/pages", "/openapi.json")]
+
+    default, too_small, too_long, missing, document = serve(root, scenario)
+    assert (default.status_code, default.json()) == (200, {"page": 1, "q": "a"})
+    assert too_small.status_code == 400 and too_small.json()["errors"][0]["type"] == "greater_than_equal"
+    assert too_long.status_code == 400 and too_long.json()["errors"][0]["type"] == "string_too_long"
+    assert missing.status_code == 400 and missing.json()["errors"][0]["loc"] == ["q"]
+    page = document.json()["paths"]["/pages"]["get"]["parameters"][0]
+    assert page["name"] == "page" and not page["required"] and page["schema"]["minimum"] == 1
