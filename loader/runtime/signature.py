@@ -157,6 +157,8 @@ def analyse(handler: Callable[..., Any], url_path: str) -> HandlerSignature:
             continue
         model, optional = _model_of(annotation)
         if model is not None and name == "query":
+            for field_name, field in model.model_fields.items():
+                _refuse_number_literals(f"{model.__name__}.{field_name}", field.annotation, "field")
             query_model = (name, model)
         elif model is not None:
             if body is not None:
@@ -320,13 +322,17 @@ def _query_param(name: str, annotation: Any, default: Any) -> Param:
     )
 
 
-def _adapter(name: str, annotation: Any) -> TypeAdapter[Any]:
+def _refuse_number_literals(name: str, annotation: Any, noun: str = "parameter") -> None:
     odd = [value for value in _literal_values(annotation) if not isinstance(value, str)]
     if odd:  # pydantic compares a Literal's values as they are: the string "2" never equals 2
         raise SignatureError(
-            f"parameter {name!r} is annotated {_shown(annotation)}, but a value read from the URL is a string and "
+            f"{noun} {name!r} is annotated {_shown(annotation)}, but a value read from the URL is a string and "
             f"never equals {odd[0]!r}; use a Literal of strings or an Enum (class Mode(IntEnum))"
         )
+
+
+def _adapter(name: str, annotation: Any) -> TypeAdapter[Any]:
+    _refuse_number_literals(name, annotation)
     try:
         if isinstance(annotation, type) and annotation.__module__ in _SHARED_MODULES:
             return _shared_adapter(annotation)

@@ -171,6 +171,10 @@ UNSATISFIABLE = {
     "int_literal": ("src/api/modes/route.py", (
         "from typing import Literal, Optional\n\nasync def GET(request, mode: Optional[Literal[1, 2]] = None):\n    return {}\n"), 3,
         "GET: parameter 'mode' is annotated Optional[Literal[1, 2]], but a value read from the URL is a string and never equals 1"),
+    "int_literal_in_query_model": ("src/api/sorted/route.py", (
+        "from typing import Literal\nfrom pydantic import BaseModel\n\nclass Q(BaseModel):\n    order: Literal[1, -1] = 1\n\n\n"
+        "async def GET(query: Q):\n    return {}\n"), 8,
+        "GET: field 'Q.order' is annotated Literal[1, -1], but a value read from the URL is a string and never equals 1"),
     "async_generator": ("src/api/agen/route.py", "async def GET(request):\n    yield {}\n", 1,
                         "GET: it is an async generator (it yields)"),
 }
