@@ -34,7 +34,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import Scope
 
 from loader.errors import ResourceValidationError
-from loader.runtime.signature import HandlerSignature, SignatureError, analyse, validate_params
+from loader.runtime.signature import HandlerSignature, SignatureError, analyse, fresh, validate_params
 from loader.types import Resource
 
 __all__ = [
@@ -152,7 +152,7 @@ async def _arguments(request: Request, signature: HandlerSignature) -> dict[str,
             return body
         if body is _EMPTY_BODY:
             if default is not inspect.Parameter.empty:
-                values[name] = default
+                values[name] = fresh(default)
                 return values
             body = {}
         try:

@@ -24,6 +24,7 @@ here; a request only runs the validators.
 
 from __future__ import annotations
 
+import copy
 import datetime
 import decimal
 import enum
@@ -42,7 +43,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 from starlette.requests import Request
 
-__all__ = ["HandlerSignature", "Param", "SignatureError", "analyse", "path_params_of", "validate_params"]
+__all__ = ["HandlerSignature", "Param", "SignatureError", "analyse", "fresh", "path_params_of", "validate_params"]
 
 _EMPTY = inspect.Parameter.empty
 #: Types a single string (a path segment, one query value) becomes; subclasses count (IntEnum, …).
@@ -365,6 +366,13 @@ def _shown(annotation: Any) -> str:
     return annotation.__name__ if isinstance(annotation, type) else repr(annotation).replace("typing.", "")
 
 
+def fresh(default: Any) -> Any:
+    """A parameter's default as the handler gets it: a copy when it is mutable (``tags: list[str] = []``),
+    so that what one request's handler appends to it is not in the next request's (another
+    client's) default. Hashable defaults (None, numbers, strings, tuples) are immutable: as is."""
+    return default if default.__hash__ is not None else copy.deepcopy(default)
+
+
 def validate_params(params: tuple[Param, ...], values: Mapping[str, str], getlist: Callable[[str], list[str]] | None,
                     into: dict[str, Any]) -> list[dict[str, Any]]:
     """Validate raw strings into ``into``; the errors (pydantic's shape, ``loc`` starting with
@@ -381,7 +389,7 @@ def validate_params(params: tuple[Param, ...], values: Mapping[str, str], getlis
             if param.required:
                 errors.append({"type": "missing", "loc": [param.name], "msg": "Field required"})
             else:
-                into[param.name] = param.default
+                into[param.name] = fresh(param.default)
             continue
         if param.adapter is None:
             into[param.name] = raw

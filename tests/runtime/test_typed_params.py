@@ -348,3 +348,29 @@ def test_a_pydantic_field_as_default_is_its_constraints_and_default(make_project
     assert missing.status_code == 400 and missing.json()["errors"][0]["loc"] == ["q"]
     page = document.json()["paths"]["/pages"]["get"]["parameters"][0]
     assert page["name"] == "page" and not page["required"] and page["schema"]["minimum"] == 1
+
+
+def test_a_mutable_default_is_fresh_for_each_request(make_project) -> None:
+    # loader passes the default itself: what a handler appended to `tags` showed in the next
+    # request's answer, another client's data.
+    root = make_project({
+        "src/api/tags/route.py": """
+            from pydantic import BaseModel
+
+            class Note(BaseModel):
+                seen: list[str] = []
+
+            def GET(tags: list[str] = []):
+                tags.append("default")
+                return tags
+
+            async def POST(note: Note | None = Note()):
+                note.seen.append("post")
+                return note
+        """,
+    })
+
+    async def scenario(http, app):
+        return [(await http.get("/tags")).json() for _ in range(2)] + [(await http.post("/tags")).json() for _ in range(2)]
+
+    assert serve(root, scenario) == [["default"], ["default"], {"seen": ["post"]}, {"seen": ["post"]}]
