@@ -183,8 +183,8 @@ class ConsoleFormatter(logging.Formatter):
         line = f"{self.formatTime(record)} {shown}{' ' * max(1, 8 - len(level))}{record.name}: {message}"
         if record.exc_info and not record.exc_text:
             record.exc_text = self.formatException(record.exc_info)
-        if record.exc_text:
-            line += "\n" + record.exc_text
+        if record.exc_text:  # its last line is the exception's message, which may quote a client's input
+            line += "\n" + _CONTROL.sub(_escaped, record.exc_text.replace("\r\n", "\n"))
         if record.stack_info:
             line += "\n" + self.formatStack(record.stack_info)
         return line

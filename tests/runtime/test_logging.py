@@ -273,6 +273,11 @@ def test_a_failing_request_logs_its_path_as_sent_no_escape_codes_or_newlines(mak
 def test_console_lines_escape_control_characters() -> None:
     line = ConsoleFormatter().format(record("job %s done", "\x1b[2J\x1b[31mred\x07"))
     assert line.endswith("job \\x1b[2J\\x1b[31mred\\x07 done")
+    try:
+        raise ValueError("no post named \x1b[2Jwiped")  # a handler quoting a path parameter
+    except ValueError:
+        failed = logging.getLogger("x").makeRecord("x", logging.ERROR, "route.py", 3, "failed", (), sys.exc_info())
+    assert ConsoleFormatter().format(failed).endswith("ValueError: no post named \\x1b[2Jwiped")
 
 
 # -- what the runtime logs -------------------------------------------------------------------
