@@ -83,7 +83,10 @@ async def _json_body(request: Request) -> Any:
         # Also what keeps a cross-site HTML form (text/plain, no preflight) from posting here.
         return error_response(415, "unsupported_media_type", "the request body must be JSON (content-type: application/json)")
     try:
-        return json.loads(body.decode("utf-8"), parse_constant=_not_json, parse_float=_finite_float)
+        parsed = json.loads(body.decode("utf-8"), parse_constant=_not_json, parse_float=_finite_float)
+        if b"\\u" in body and _SURROGATE_ESCAPE.search(body):
+            _check_surrogates(parsed)
+        return parsed
     except _NotJson as exc:
         return error_response(400, "invalid_json", f"request body is not valid JSON: {exc}")
     except UnicodeDecodeError as exc:
@@ -98,6 +101,16 @@ async def _json_body(request: Request) -> Any:
 
 
 _EMPTY_BODY = object()
+#: ``\ud800``: a UTF-16 surrogate escape. In pairs they are one character (an emoji); alone, a
+#: string no UTF-8 can hold, so echoing it back (or storing it) would fail later, as a 500.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _check_surrogates(parsed: Any) -> None:
+    try:
+        json.dumps(parsed, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise _NotJson("a string holds a lone UTF-16 surrogate (\\ud800-\\udfff)") from None
 
 
 class _NotJson(ValueError):

@@ -70,6 +70,9 @@ def test_a_body_over_the_limit_is_a_413_whether_declared_or_streamed(make_projec
     (b"[" * 3000 + b"]" * 3000, "application/json", 400, "nested too deeply"),
     (b'{"text": ', "application/json", 400, "not valid JSON"),
     (b'{"text": "hi", "n": ' + b"1" * 5000 + b"}", "application/json", 400, "number with more than 4300 digits"),
+    # a lone surrogate escape: echoed back (the handler returns it) it failed to encode, a 500
+    (b'{"text": "\\ud800"}', "application/json", 400, "lone UTF-16 surrogate"),
+    (b'{"text": "ok", "extra": {"\\uDFFF": 1}}', "application/json", 400, "lone UTF-16 surrogate"),
 ])
 def test_bodies_that_are_not_json_are_refused_with_a_4xx(make_project, content: bytes, content_type: str | None, status: int, message: str) -> None:
     root = project(make_project, limit=False)
@@ -163,3 +166,13 @@ def test_a_client_gone_mid_body_is_no_error_of_the_handler(make_project, caplog:
         statuses = serve(root, scenario)
     assert statuses == [499, 499]  # nginx's "client closed request": what an access log line shows
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def test_a_surrogate_pair_is_one_character_and_accepted(make_project) -> None:
+    root = project(make_project, limit=False)
+
+    async def scenario(http, app):
+        return await http.post("/notes", content=b'{"text": "\\ud83d\\ude00"}', headers={"content-type": "application/json"})
+
+    response = serve(root, scenario)
+    assert response.status_code == 200 and response.json()["text"] == "\U0001f600"
