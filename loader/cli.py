@@ -135,12 +135,12 @@ def develop(project: Path, host: str, port: int | None) -> None:
 def openapi(project: Path) -> None:
     """Print the OpenAPI 3.1 document of PROJECT's routes as JSON (exit 1 if a file has errors)."""
     from loader.runtime.api_docs import project_version
-    from loader.runtime.openapi import openapi_document
+    from loader.runtime.openapi import openapi_document, openapi_json
 
     loaded = load_project(project)
     routes = loaded.registry.snapshot().of("route")
     document = openapi_document(routes, title=loaded.root.name, version=project_version(loaded.root))
-    click.echo(json.dumps(document, indent=2))
+    click.echo(openapi_json(document, indent=2).decode("utf-8"))
     if loaded.errors:
         err.print(f"[red]{len(loaded.errors)} error(s); their routes are not in the document:[/red]", markup=True)
         for error in loaded.errors:

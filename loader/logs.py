@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 import time
 from collections.abc import Mapping
@@ -145,6 +146,14 @@ def _wants_color() -> bool:
 _COLORS = {"WARNING": "\x1b[33m", "ERROR": "\x1b[31m", "CRITICAL": "\x1b[1;31m", "DEBUG": "\x1b[2m"}
 
 
+#: C0 and C1 control characters but the newline (the indented lines above are meant).
+_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
+
+
+def _escaped(match: re.Match[str]) -> str:
+    return f"\\x{ord(match.group()):02x}"
+
+
 class ConsoleFormatter(logging.Formatter):
     """``16:48:03.123 INFO    loader.access: GET /store/hello 200 in 1.2 ms (request id …)``.
 
@@ -167,13 +176,15 @@ class ConsoleFormatter(logging.Formatter):
         message = record.message = record.getMessage()
         if "\n" in message or "\r" in message:
             message = "\n  ".join(message.splitlines())
+        if not message.isprintable():  # escape codes from a client's input would drive the terminal
+            message = _CONTROL.sub(_escaped, message)
         level = record.levelname
         shown = f"{_COLORS[level]}{level}\x1b[0m" if self.color and level in _COLORS else level
         line = f"{self.formatTime(record)} {shown}{' ' * max(1, 8 - len(level))}{record.name}: {message}"
         if record.exc_info and not record.exc_text:
             record.exc_text = self.formatException(record.exc_info)
-        if record.exc_text:
-            line += "\n" + record.exc_text
+        if record.exc_text:  # its last line is the exception's message, which may quote a client's input
+            line += "\n" + _CONTROL.sub(_escaped, record.exc_text.replace("\r\n", "\n"))
         if record.stack_info:
             line += "\n" + self.formatStack(record.stack_info)
         return line
@@ -209,4 +220,20 @@ class JsonFormatter(logging.Formatter):
             data["exception"] = record.exc_text
         if record.stack_info:
             data["stack"] = self.formatStack(record.stack_info)
-        return json.dumps(data, default=str)
+        try:
+            return json.dumps(data, default=str, allow_nan=False)
+        except (TypeError, ValueError):  # an extra json cannot write (NaN, a tuple key, a huge int): its str
+            return json.dumps({key: _json_or_str(value) for key, value in data.items()}, default=str)
+
+
+def _json_or_str(value: Any) -> Any:
+    import json
+
+    try:
+        json.dumps(value, default=str, allow_nan=False)
+    except (TypeError, ValueError):
+        try:
+            return str(value)
+        except ValueError:  # an int past Python's digit limit has no str either
+            return f"<{type(value).__name__}>"
+    return value

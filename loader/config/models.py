@@ -51,7 +51,8 @@ class HttpConfig(_Strict):
     #: develop`` and for in-process applications, off under ``loader start`` unless set to True.
     openapi: bool | None = None
     #: Serve the docs page at ``/docs`` (Swagger UI, shipped with loader). None: wherever the
-    #: document is served. The page shows the document, so it cannot be on while it is off.
+    #: document is served. The page shows the document, so True serves the document too, and
+    #: it cannot be on while ``openapi`` is False.
     docs: bool | None = None
 
     @model_validator(mode="after")

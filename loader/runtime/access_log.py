@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import logging
 import time
-from urllib.parse import quote
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from loader.runtime.handlers import scope_request_id
+from loader.runtime.handlers import logged_path, scope_request_id
 
 __all__ = ["AccessLog", "with_access_log"]
 
@@ -57,10 +56,7 @@ class AccessLog:
 
 
 def _log_request(scope: Scope, status: int, duration_ms: float) -> None:
-    # The path as the client sent it (still percent-encoded, no query string; any byte past
-    # ASCII escaped): a decoded path could hold a newline or escape codes, a query string tokens.
-    raw = scope.get("raw_path")
-    path = raw.split(b"?", 1)[0].decode("ascii", "backslashreplace") if raw else quote(scope.get("path", ""))
+    path = logged_path(scope)
     method, rid = scope.get("method", ""), scope_request_id(scope)
     log.info(
         "%s %s %d in %.1f ms (request id %s)", method, path, status, duration_ms, rid,

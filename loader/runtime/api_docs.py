@@ -11,7 +11,6 @@ matches (:attr:`HttpApp.fallback`): a project route at ``/docs`` wins.
 from __future__ import annotations
 
 import html
-import json
 import tomllib
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -22,7 +21,7 @@ from starlette.responses import FileResponse, HTMLResponse, Response
 
 from loader.runtime.handlers import error_response
 from loader.runtime.http import HttpApp
-from loader.runtime.openapi import openapi_document
+from loader.runtime.openapi import openapi_document, openapi_json
 
 __all__ = ["ApiDocs", "OPENAPI_PATH", "DOCS_PATH", "SWAGGER_UI_VERSION", "project_version"]
 
@@ -78,7 +77,7 @@ class ApiDocs:
         if key != self._built_for:
             resources = table.resources  # read here, on the loop that edits the table
             document = await run_in_threadpool(openapi_document, resources, title=self.title, version=self.version)
-            self._body = json.dumps(document, separators=(",", ":")).encode("utf-8")
+            self._body = openapi_json(document)
             self._built_for = key
         return self._body
 

@@ -167,7 +167,8 @@ class Application:
     def _serve_api_docs(self) -> None:
         """``/openapi.json`` and ``/docs`` as ``project.http`` says (see :mod:`loader.runtime.api_docs`)."""
         http = self.project.config.project.http
-        document = self.openapi_default if http.openapi is None else http.openapi
+        # ``docs=True`` alone (under ``loader start``) asks for the page, so for the document it shows.
+        document = http.openapi if http.openapi is not None else (http.docs or self.openapi_default)
         if not document or not self.serves_routes:
             return
         from loader.runtime.api_docs import ApiDocs, project_version

@@ -18,25 +18,28 @@ import inspect
 import json
 import logging
 import re
+import sys
 import uuid
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import quote
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import to_jsonable_python
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Scope
 
 from loader.errors import ResourceValidationError
-from loader.runtime.signature import HandlerSignature, SignatureError, analyse, validate_params
+from loader.runtime.signature import HandlerSignature, SignatureError, analyse, fresh, validate_params
 from loader.types import Resource
 
 __all__ = [
     "prepare_handler", "signature_of", "error_response", "response_for", "http_error", "internal_error", "request_id",
-    "scope_request_id",
+    "scope_request_id", "logged_path",
 ]
 
 log = logging.getLogger("loader.http")
@@ -80,7 +83,10 @@ async def _json_body(request: Request) -> Any:
         # Also what keeps a cross-site HTML form (text/plain, no preflight) from posting here.
         return error_response(415, "unsupported_media_type", "the request body must be JSON (content-type: application/json)")
     try:
-        return json.loads(body.decode("utf-8"), parse_constant=_not_json, parse_float=_finite_float)
+        parsed = json.loads(body.decode("utf-8"), parse_constant=_not_json, parse_float=_finite_float)
+        if b"\\u" in body and _SURROGATE_ESCAPE.search(body):
+            _check_surrogates(parsed)
+        return parsed
     except _NotJson as exc:
         return error_response(400, "invalid_json", f"request body is not valid JSON: {exc}")
     except UnicodeDecodeError as exc:
@@ -89,9 +95,22 @@ async def _json_body(request: Request) -> Any:
         return error_response(400, "invalid_json", f"request body is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})")
     except RecursionError:
         return error_response(400, "invalid_json", "request body is nested too deeply")
+    except ValueError:  # the one left: an integer past Python's digit limit (int("1" * 5000))
+        digits = sys.get_int_max_str_digits()
+        return error_response(400, "invalid_json", f"request body is not valid JSON: a number with more than {digits} digits")
 
 
 _EMPTY_BODY = object()
+#: ``\ud800``: a UTF-16 surrogate escape. In pairs they are one character (an emoji); alone, a
+#: string no UTF-8 can hold, so echoing it back (or storing it) would fail later, as a 500.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _check_surrogates(parsed: Any) -> None:
+    try:
+        json.dumps(parsed, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise _NotJson("a string holds a lone UTF-16 surrogate (\\ud800-\\udfff)") from None
 
 
 class _NotJson(ValueError):
@@ -146,7 +165,7 @@ async def _arguments(request: Request, signature: HandlerSignature) -> dict[str,
             return body
         if body is _EMPTY_BODY:
             if default is not inspect.Parameter.empty:
-                values[name] = default
+                values[name] = fresh(default)
                 return values
             body = {}
         try:
@@ -172,13 +191,22 @@ def _to_json(result: Any) -> Response:
     """What a handler returned, when it is not a Response: a pydantic model or a JSON-able value."""
     if isinstance(result, BaseModel):
         return JSONResponse(result.model_dump(mode="json"))
-    return JSONResponse(result)
+    try:
+        return JSONResponse(result)
+    except TypeError:
+        pass
+    # Models in a list (``-> list[Post]``), dates, UUIDs…: what pydantic knows how to send.
+    # Tried second, so that plain JSON keeps json's speed; what pydantic cannot send either
+    # raises, and is the handler's 500.
+    return JSONResponse(to_jsonable_python(result))
 
 
 def prepare_handler(resource: Resource) -> Endpoint:
     """The endpoint that runs one route handler: everything but the validation itself is decided here."""
     handler = resource.obj
-    is_async = inspect.iscoroutinefunction(handler)
+    # A plain-def decorator around an ``async def`` (functools.wraps) returns its coroutine:
+    # awaited, not sent from a worker thread as a 500.
+    is_async = inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(inspect.unwrap(handler))
     signature = signature_of(resource)
     where = str(resource.location)
 
@@ -218,7 +246,14 @@ def response_for(request: Request, exc: Exception, where: str) -> Response:
     """The response for an exception raised ``where`` (a handler, a middleware)."""
     if isinstance(exc, HTTPException):
         return http_error(exc)
+    if isinstance(exc, ClientDisconnect):
+        # The client hung up before sending its whole body: nothing failed here, and nobody reads
+        # the answer. 499 is nginx's "client closed request", for the access log.
+        return Response(status_code=CLIENT_CLOSED_REQUEST)
     return internal_error(request, where, exc)
+
+
+CLIENT_CLOSED_REQUEST = 499
 
 
 #: RFC 9110's names where older Pythons' ``HTTPStatus`` phrases differ: the code stays the same
@@ -272,12 +307,20 @@ def request_id(request: Request) -> str:
     return scope_request_id(request.scope)
 
 
+def logged_path(scope: Scope) -> str:
+    """The request's path for a log line, as the client sent it: still percent-encoded, no query
+    string, any byte past ASCII escaped. A decoded path could hold a newline or terminal escape
+    codes (``%0a``, ``%1b``), a query string tokens."""
+    raw = scope.get("raw_path")
+    return raw.split(b"?", 1)[0].decode("ascii", "backslashreplace") if raw else quote(scope.get("path", ""))
+
+
 def internal_error(request: Request, where: str, exc: Exception) -> JSONResponse:
     """A 500 carrying a request id, logged with the place that failed and the traceback; the
     body says nothing of the exception (no text, SQL or paths)."""
     rid = request_id(request)
     log.error(
         "%s %s failed %s (request id %s): %s: %s",
-        request.method, request.url.path, where, rid, type(exc).__name__, exc, exc_info=exc,
+        request.method, logged_path(request.scope), where, rid, type(exc).__name__, exc, exc_info=exc,
     )
     return error_response(500, "internal_error", "the server failed to handle this request", request_id=rid)

@@ -12,6 +12,8 @@ when it happens (:meth:`RouteTable.answer`).
 from __future__ import annotations
 
 import bisect
+import inspect
+import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Match, Route, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.websockets import WebSocketClose
 
 from loader.config.models import DEFAULT_MAX_BODY_SIZE, CorsConfig
 from loader.errors import LoaderError
@@ -168,6 +171,9 @@ class RouteTable:
     async def _not_found(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The router's default: no route matches the path. loader's own pages that a project
         route may take over (``/openapi.json``, ``/docs``: :attr:`HttpApp.fallback`) come first."""
+        if scope["type"] == "websocket":  # no route takes one: closed, as Starlette's own router does
+            await WebSocketClose()(scope, receive, send)
+            return
         fallback = getattr(scope.get("app"), "fallback", None)
         endpoint = fallback.get(scope.get("path", "")) if fallback else None
         if endpoint is not None and scope["type"] == "http":
@@ -223,11 +229,21 @@ def _route_key(path: str) -> tuple[tuple[int, ...], str]:
 
 def _candidates(middlewares: list[Resource]) -> list[Any]:
     return [
-        (compile_matcher(entry.matcher), {m.upper() for m in entry.methods}, list(entry.middlewares))
+        (compile_matcher(entry.matcher), {m.upper() for m in entry.methods}, [(m, _where(m, mw)) for m in entry.middlewares])
         for mw in middlewares
         for entry in mw.obj
         if isinstance(entry, MiddlewareRoute)
     ]
+
+
+def _where(middleware: Any, declared: Resource) -> str:
+    """``forgot_return at src/api/middlewares.py:4``: the middleware's name and ``path:line``."""
+    code = getattr(inspect.unwrap(middleware), "__code__", None)
+    name = getattr(middleware, "__qualname__", None) or type(middleware).__name__
+    if code is None:  # a callable object: where it was declared
+        return f"{name} at {declared.location}"
+    same = os.path.abspath(code.co_filename) == os.path.abspath(declared.source.path)
+    return f"{name} at {declared.source.display if same else code.co_filename}:{code.co_firstlineno}"
 
 
 def _for_method(candidates: list[Any], method: str) -> list[tuple[Any, list[Any]]]:
@@ -244,8 +260,8 @@ def _with_middlewares(endpoint: Endpoint, candidates: list[tuple[Any, list[Any]]
         chain = endpoint
         for pattern, mws in reversed(candidates):
             if pattern.match(request.url.path):
-                for mw in reversed(mws):
-                    chain = _link(mw, chain)
+                for mw, where in reversed(mws):
+                    chain = _link(mw, where, chain)
         try:
             return await chain(request)
         except Exception as exc:  # a middleware that raises: mapped as a handler's exception
@@ -254,9 +270,15 @@ def _with_middlewares(endpoint: Endpoint, candidates: list[tuple[Any, list[Any]]
     return call
 
 
-def _link(middleware: Callable[..., Awaitable[Response]], call_next: Endpoint) -> Endpoint:
+def _link(middleware: Callable[..., Awaitable[Response]], where: str, call_next: Endpoint) -> Endpoint:
     async def linked(request: Request) -> Response:
-        return await middleware(request, call_next)
+        response = await middleware(request, call_next)
+        if not isinstance(response, Response):  # else the server fails sending it, naming no file
+            raise TypeError(
+                f"the middleware {where} returned {'None' if response is None else type(response).__name__}, not a Response "
+                "(expected `return await call_next(request)` or a Starlette Response)"
+            )
+        return response
 
     return linked
 

@@ -20,13 +20,14 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import CoreModeRef, CoreRef, DefsRef, GenerateJsonSchema
+from pydantic_core import to_json
 from starlette.responses import Response
 
 from loader.runtime.handlers import signature_of
 from loader.runtime.signature import HandlerSignature, Param, path_params_of
 from loader.types import Resource
 
-__all__ = ["openapi_document", "operation_id", "ERROR_SCHEMA_NAME"]
+__all__ = ["openapi_document", "openapi_json", "operation_id", "ERROR_SCHEMA_NAME"]
 
 log = logging.getLogger("loader.http")
 
@@ -99,6 +100,14 @@ def openapi_document(routes: Iterable[Resource], *, title: str, version: str = "
         },
     }
     return {"openapi": OPENAPI_VERSION, "info": {"title": title, "version": version}, "paths": paths, "components": components}
+
+
+def openapi_json(document: dict[str, Any], indent: int | None = None) -> bytes:
+    """The document as JSON that any parser reads: a default of ``float("inf")`` or NaN (which
+    pydantic puts in a schema as it is, and json would write as the non-JSON ``Infinity``) is
+    written as a string, and a value JSON has no type for (a set in ``json_schema_extra``) as
+    what pydantic makes of it, else its str."""
+    return to_json(document, indent=indent, inf_nan_mode="strings", serialize_unknown=True)
 
 
 _METHOD_ORDER = {m: i for i, m in enumerate(("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"))}

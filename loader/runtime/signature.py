@@ -24,6 +24,7 @@ here; a request only runs the validators.
 
 from __future__ import annotations
 
+import copy
 import datetime
 import decimal
 import enum
@@ -38,9 +39,11 @@ from pathlib import PurePath
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, PydanticUserError, TypeAdapter, ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticUndefined
 from starlette.requests import Request
 
-__all__ = ["HandlerSignature", "Param", "SignatureError", "analyse", "path_params_of", "validate_params"]
+__all__ = ["HandlerSignature", "Param", "SignatureError", "analyse", "fresh", "path_params_of", "validate_params"]
 
 _EMPTY = inspect.Parameter.empty
 #: Types a single string (a path segment, one query value) becomes; subclasses count (IntEnum, …).
@@ -124,6 +127,8 @@ def path_params_of(url_path: str) -> tuple[str, ...]:
 
 def analyse(handler: Callable[..., Any], url_path: str) -> HandlerSignature:
     """Read ``handler``'s signature against the route's path; raise SignatureError if it cannot be called."""
+    if inspect.isasyncgenfunction(inspect.unwrap(handler)):
+        raise SignatureError("it is an async generator (it yields); return a value, or a Starlette StreamingResponse")
     try:
         parameters = list(inspect.signature(handler).parameters.values())
     except (TypeError, ValueError) as exc:
@@ -143,6 +148,9 @@ def analyse(handler: Callable[..., Any], url_path: str) -> HandlerSignature:
         if request is None and _is_request(name, annotation, index):
             request, request_first = name, index == 0
             continue
+        if isinstance(param.default, FieldInfo):  # ``page: int = Field(1, ge=1)``, as pydantic reads it
+            annotation, default = _with_field(name, annotation, param.default)
+            param = param.replace(default=default)
         if param.kind is param.POSITIONAL_ONLY:
             raise SignatureError(f"parameter {name!r} is positional-only; only the request may be")
         if name in in_path:
@@ -150,6 +158,8 @@ def analyse(handler: Callable[..., Any], url_path: str) -> HandlerSignature:
             continue
         model, optional = _model_of(annotation)
         if model is not None and name == "query":
+            for field_name, field in model.model_fields.items():
+                _refuse_number_literals(f"{model.__name__}.{field_name}", field.annotation, "field")
             query_model = (name, model)
         elif model is not None:
             if body is not None:
@@ -174,6 +184,15 @@ def analyse(handler: Callable[..., Any], url_path: str) -> HandlerSignature:
         request, request_first, tuple(path), tuple(query), query_model, body, None if returns is _EMPTY else returns,
         lists, frozenset(p.name for p in query) if query_model else frozenset(),
     )
+
+
+def _with_field(name: str, annotation: Any, field: FieldInfo) -> tuple[Any, Any]:
+    """``(Annotated[int, field], 1)`` for ``page: int = Field(1, ge=1)``: the constraints are
+    validated, and the default is the field's (required when it has none)."""
+    if field.default_factory is not None:
+        raise SignatureError(f"parameter {name!r} has a Field with a default_factory; give it a default instead")
+    base = str if annotation is _EMPTY else annotation
+    return typing.Annotated[base, field], _EMPTY if field.default is PydanticUndefined else field.default
 
 
 def _list_fields(model: type[BaseModel]) -> list[str]:
@@ -265,6 +284,17 @@ def _list_item(annotation: Any) -> Any:
     return _EMPTY
 
 
+def _literal_values(annotation: Any) -> list[Any]:
+    """The values of every ``Literal`` in ``annotation`` (inside ``Optional``, ``list``, ``Annotated``…)."""
+    annotation = _strip_annotated(annotation)
+    origin = typing.get_origin(annotation)
+    if origin is typing.Literal:
+        return list(typing.get_args(annotation))
+    if origin in _UNIONS or origin in (list, tuple, set, frozenset):
+        return [value for arg in typing.get_args(annotation) for value in _literal_values(arg)]
+    return []
+
+
 def _from_query(annotation: Any) -> bool:
     item = _list_item(annotation)
     return _single_value(annotation) or (item is not _EMPTY and _single_value(item))
@@ -293,7 +323,17 @@ def _query_param(name: str, annotation: Any, default: Any) -> Param:
     )
 
 
+def _refuse_number_literals(name: str, annotation: Any, noun: str = "parameter") -> None:
+    odd = [value for value in _literal_values(annotation) if not isinstance(value, str)]
+    if odd:  # pydantic compares a Literal's values as they are: the string "2" never equals 2
+        raise SignatureError(
+            f"{noun} {name!r} is annotated {_shown(annotation)}, but a value read from the URL is a string and "
+            f"never equals {odd[0]!r}; use a Literal of strings or an Enum (class Mode(IntEnum))"
+        )
+
+
 def _adapter(name: str, annotation: Any) -> TypeAdapter[Any]:
+    _refuse_number_literals(name, annotation)
     try:
         if isinstance(annotation, type) and annotation.__module__ in _SHARED_MODULES:
             return _shared_adapter(annotation)
@@ -326,6 +366,13 @@ def _shown(annotation: Any) -> str:
     return annotation.__name__ if isinstance(annotation, type) else repr(annotation).replace("typing.", "")
 
 
+def fresh(default: Any) -> Any:
+    """A parameter's default as the handler gets it: a copy when it is mutable (``tags: list[str] = []``),
+    so that what one request's handler appends to it is not in the next request's (another
+    client's) default. Hashable defaults (None, numbers, strings, tuples) are immutable: as is."""
+    return default if default.__hash__ is not None else copy.deepcopy(default)
+
+
 def validate_params(params: tuple[Param, ...], values: Mapping[str, str], getlist: Callable[[str], list[str]] | None,
                     into: dict[str, Any]) -> list[dict[str, Any]]:
     """Validate raw strings into ``into``; the errors (pydantic's shape, ``loc`` starting with
@@ -342,7 +389,7 @@ def validate_params(params: tuple[Param, ...], values: Mapping[str, str], getlis
             if param.required:
                 errors.append({"type": "missing", "loc": [param.name], "msg": "Field required"})
             else:
-                into[param.name] = param.default
+                into[param.name] = fresh(param.default)
             continue
         if param.adapter is None:
             into[param.name] = raw

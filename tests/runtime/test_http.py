@@ -33,6 +33,57 @@ def test_json_and_response_handlers_path_params_and_health(make_project) -> None
     assert health.json() == {"status": "ok"}
 
 
+def test_a_handler_may_return_what_pydantic_serializes_models_in_a_list_dates_uuids(make_project) -> None:
+    # The return annotation `-> list[Item]` is in the OpenAPI document: returning just that must not be a 500.
+    root = make_project({
+        "src/api/items/route.py": (
+            "import datetime, uuid\nfrom pydantic import BaseModel\n\n"
+            "class Item(BaseModel):\n    name: str\n\n"
+            "async def GET(request) -> list[Item]:\n    return [Item(name='a'), Item(name='b')]\n\n"
+            "def POST(request):\n"
+            "    return {'on': datetime.date(2026, 1, 2), 'id': uuid.UUID(int=1), 'item': Item(name='c')}\n"
+        ),
+    })
+
+    async def scenario(http, app):
+        return await http.get("/items"), await http.post("/items")
+
+    listed, mixed = serve(root, scenario)
+    assert (listed.status_code, listed.json()) == (200, [{"name": "a"}, {"name": "b"}])
+    assert mixed.status_code == 200, mixed.text
+    assert mixed.json() == {"on": "2026-01-02", "id": "00000000-0000-0000-0000-000000000001", "item": {"name": "c"}}
+
+
+def test_an_async_handler_under_a_plain_def_decorator_is_awaited(make_project) -> None:
+    # functools.wraps around ``async def``: the wrapper is a plain function returning a coroutine.
+    root = make_project({
+        "src/api/items/[n]/route.py": """
+            import functools
+
+            def logged(fn):
+                @functools.wraps(fn)
+                def wrapper(*args, **kwargs):
+                    return fn(*args, **kwargs)
+                return wrapper
+
+            @logged
+            async def GET(request):
+                return {"n": request.path_params["n"]}
+
+            @logged
+            async def PUT(n: int):
+                return {"n": n}
+        """,
+    })
+
+    async def scenario(http, app):
+        return await http.get("/items/3"), await http.put("/items/4")
+
+    plain, typed = serve(root, scenario)
+    assert (plain.status_code, plain.json()) == (200, {"n": "3"})
+    assert (typed.status_code, typed.json()) == (200, {"n": 4})
+
+
 def test_static_segment_beats_a_parameter_whatever_the_root_order(make_project) -> None:
     root = make_project({
         "loader_config.py": "from loader import define_config\nconfig = define_config(plugins=['./extra'])\n",
@@ -165,6 +216,58 @@ def test_http_exceptions_keep_their_status_detail_and_headers_with_or_without_mi
     assert not_modified.status_code == 304 and not_modified.content == b""
     assert failed.status_code == 500 and set(failed.json()) == {"error", "message", "request_id"}
     assert "secret" not in failed.text and "posts" not in failed.text and "/srv" not in failed.text
+
+
+def test_a_middleware_that_returns_no_response_is_a_500_naming_it(make_project, caplog) -> None:
+    # Without the check the server itself failed sending None: a traceback naming no project file.
+    root = make_project({
+        "src/api/middlewares.py": """
+            from loader import MiddlewareRoute, define_middlewares
+
+            async def forgot_return(request, call_next):
+                await call_next(request)
+
+            middlewares = define_middlewares([MiddlewareRoute(matcher="/*", middlewares=[forgot_return])])
+        """,
+        "src/api/x/route.py": ROUTE.format("x"),
+    })
+
+    async def scenario(http, app):
+        return await http.get("/x"), await http.get("/nowhere")
+
+    with caplog.at_level(logging.ERROR, logger="loader.http"):
+        found, missing = serve(root, scenario)
+    assert found.status_code == missing.status_code == 500
+    assert set(found.json()) == {"error", "message", "request_id"}
+    assert "the middleware forgot_return at src/api/middlewares.py:3 returned None, not a Response" in caplog.text
+
+
+@pytest.mark.parametrize("with_middlewares", [False, True], ids=["no-middlewares", "middlewares"])
+def test_a_websocket_request_is_closed_not_a_crash(make_project, with_middlewares: bool) -> None:
+    # With `websockets` installed uvicorn hands upgrades to the app; loader serves none. With
+    # middlewares the 404 path read scope["method"], which a websocket scope lacks: a KeyError.
+    files = {"src/api/x/route.py": ROUTE.format("x")}
+    if with_middlewares:
+        files["src/api/middlewares.py"] = MIDDLEWARES
+    root = make_project(files)
+
+    async def scenario(http, app):
+        sent: list[dict] = []
+
+        async def receive():
+            return {"type": "websocket.connect"}
+
+        async def send(message):
+            sent.append(message)
+
+        for path in ("/x", "/guarded/x", "/nowhere"):
+            scope = {"type": "websocket", "path": path, "raw_path": path.encode(), "query_string": b"", "headers": [],
+                     "scheme": "ws", "server": ("testserver", 80), "client": ("127.0.0.1", 1), "root_path": "",
+                     "subprotocols": [], "asgi": {"version": "3.0"}}
+            await app.asgi(scope, receive, send)
+        return sent
+
+    assert [m["type"] for m in serve(root, scenario)] == ["websocket.close"] * 3
 
 
 def test_a_middleware_raising_an_http_exception_answers_with_its_status(make_project) -> None:

@@ -28,6 +28,7 @@ from loader.runtime.access_log import AccessLog, with_access_log
 from loader.runtime.application import Application
 from loader.runtime.events import LocalEventBus
 from loader.runtime.scheduler import ScheduledJob, Scheduler
+from tests.runtime.conftest import serve
 from tests.runtime.test_scheduler import until
 
 CONSOLE_LINE = re.compile(r"^\d{2}:\d{2}:\d{2}\.\d{3} (DEBUG|INFO|WARNING|ERROR|CRITICAL) +[\w.]+: ")
@@ -76,6 +77,14 @@ def test_json_line_has_time_level_logger_message_extras_and_exception() -> None:
     assert data["thing"].startswith("<object object")  # anything else is shown as its str
     assert "Traceback" in data["exception"] and "ZeroDivisionError: division by zero" in data["exception"]
     assert "color_message" not in data and "args" not in data and "msg" not in data
+
+
+@pytest.mark.parametrize("extra", [{"ratio": float("nan")}, {"data": {(1, 2): 3}}, {"big": 10**5000}], ids=["nan", "tuple-key", "huge-int"])
+def test_json_lines_stay_valid_json_whatever_an_extra_holds(extra: dict[str, Any]) -> None:
+    # json.dumps writes NaN (not JSON) and raises on a tuple key or a huge int: the line was lost.
+    line = JsonFormatter().format(record(**extra))
+    data = json.loads(line, parse_constant=lambda constant: pytest.fail(f"{constant} in {line}"))
+    assert data["message"] == "hello world" and list(extra)[0] in data
 
 
 def test_console_line_reads_time_level_logger_message() -> None:
@@ -243,6 +252,32 @@ def test_access_lines_carry_the_request_id_of_the_error_response(make_project, c
         assert any(r.name == "loader.http" and rid in r.getMessage() and r.exc_info for r in caplog.records)
     assert "<script>" not in caplog.text
     assert ok.status_code == 200 and missing.status_code == 404
+
+
+def test_a_failing_request_logs_its_path_as_sent_no_escape_codes_or_newlines(make_project, caplog: pytest.LogCaptureFixture) -> None:
+    # The error line of a 500 names the path: decoded, a client's %1b and %0a would reach the
+    # operator's terminal as escape codes and as a forged line of its own.
+    root = make_project({"src/api/boom/[name]/route.py": "async def GET(request):\n    return 1 / 0\n"})
+
+    async def scenario(http, app):
+        return await http.get("/boom/%1b%5b2J%0a12:00:00.000%20ERROR")
+
+    with caplog.at_level(logging.ERROR):
+        response = serve(root, scenario)
+    assert response.status_code == 500
+    [line] = [r.getMessage() for r in caplog.records if r.name == "loader.http"]
+    assert "GET /boom/%1b%5b2J%0a12:00:00.000%20ERROR failed in the handler" in line
+    assert "\x1b" not in line and "\n" not in line
+
+
+def test_console_lines_escape_control_characters() -> None:
+    line = ConsoleFormatter().format(record("job %s done", "\x1b[2J\x1b[31mred\x07"))
+    assert line.endswith("job \\x1b[2J\\x1b[31mred\\x07 done")
+    try:
+        raise ValueError("no post named \x1b[2Jwiped")  # a handler quoting a path parameter
+    except ValueError:
+        failed = logging.getLogger("x").makeRecord("x", logging.ERROR, "route.py", 3, "failed", (), sys.exc_info())
+    assert ConsoleFormatter().format(failed).endswith("ValueError: no post named \\x1b[2Jwiped")
 
 
 # -- what the runtime logs -------------------------------------------------------------------

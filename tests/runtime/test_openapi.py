@@ -237,6 +237,7 @@ def config(http: str) -> str:
     ("{'openapi': False}", {}, 404, 404),
     ("{'docs': False}", {}, 200, 404),
     ("{'openapi': True, 'docs': False}", {"openapi_default": False}, 200, 404),
+    ("{'docs': True}", {"openapi_default": False}, 200, 200),  # asking for the page publishes what it shows
     ("{}", {"worker_mode": "worker"}, 404, 404),  # a worker serves no routes, so no document
 ])
 def test_switches(make_project, http: str, options: dict[str, Any], document: int, page: int) -> None:
@@ -351,3 +352,28 @@ def test_an_unschemable_type_does_not_break_the_document(make_project) -> None:
     document = fetch_document(root)
     assert document["paths"]["/fine/{id}"]["get"]["parameters"][0]["schema"] == {"type": "integer"}
     assert document["paths"]["/odd"]["post"]["requestBody"]["content"]["application/json"]["schema"] == {}
+
+
+def test_an_infinite_default_still_makes_a_json_document(make_project) -> None:
+    # pydantic puts float("inf") in the schema as it is, and json wrote it as Infinity: a
+    # document that JSON parsers (the docs page's included) refuse.
+    root = make_project({
+        "src/api/limits/route.py": textwrap.dedent("""
+            from pydantic import BaseModel
+
+            class Limit(BaseModel):
+                ceiling: float = float("inf")
+
+            async def POST(limit: Limit) -> Limit:
+                return limit
+        """),
+    })
+    result = run("openapi", str(root))
+    assert result.returncode == 0, result.stderr
+
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"{constant} is not JSON")
+
+    for text in (result.stdout, json.dumps(fetch_document(root))):
+        document = json.loads(text, parse_constant=refuse)
+        assert document["components"]["schemas"]["Limit"]["properties"]["ceiling"]["default"] == "Infinity"

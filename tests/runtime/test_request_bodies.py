@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -68,6 +69,10 @@ def test_a_body_over_the_limit_is_a_413_whether_declared_or_streamed(make_projec
     (b'{"text": "\xff\xfe"}', "application/json", 400, "not valid UTF-8"),
     (b"[" * 3000 + b"]" * 3000, "application/json", 400, "nested too deeply"),
     (b'{"text": ', "application/json", 400, "not valid JSON"),
+    (b'{"text": "hi", "n": ' + b"1" * 5000 + b"}", "application/json", 400, "number with more than 4300 digits"),
+    # a lone surrogate escape: echoed back (the handler returns it) it failed to encode, a 500
+    (b'{"text": "\\ud800"}', "application/json", 400, "lone UTF-16 surrogate"),
+    (b'{"text": "ok", "extra": {"\\uDFFF": 1}}', "application/json", 400, "lone UTF-16 surrogate"),
 ])
 def test_bodies_that_are_not_json_are_refused_with_a_4xx(make_project, content: bytes, content_type: str | None, status: int, message: str) -> None:
     root = project(make_project, limit=False)
@@ -131,3 +136,43 @@ def test_a_300_mb_body_is_refused_while_it_streams_and_the_server_barely_grows(m
                 process.kill()
     assert status == 413
     assert grown < 20, f"the server's peak RSS grew by {grown:.1f} MB"
+
+
+def test_a_client_gone_mid_body_is_no_error_of_the_handler(make_project, caplog: pytest.LogCaptureFixture) -> None:
+    # Starlette raises ClientDisconnect from the body read: it was logged as the handler failing
+    # (an ERROR with a traceback), so any client that hangs up mid-upload filled the error log.
+    root = project(make_project, limit=False)
+
+    async def scenario(http, app):
+        statuses = []
+        for path in ("/notes", "/raw"):
+            messages = iter([{"type": "http.request", "body": b'{"text": "he', "more_body": True}, {"type": "http.disconnect"}])
+
+            async def receive():
+                return next(messages)
+
+            async def send(message):
+                if message["type"] == "http.response.start":
+                    statuses.append(message["status"])
+
+            scope = {"type": "http", "method": "POST", "path": path, "raw_path": path.encode(), "query_string": b"",
+                     "headers": [(b"content-type", b"application/json"), (b"content-length", b"900")],
+                     "scheme": "http", "server": ("testserver", 80), "client": ("127.0.0.1", 1), "root_path": "",
+                     "http_version": "1.1", "asgi": {"version": "3.0"}}
+            await app.asgi(scope, receive, send)
+        return statuses
+
+    with caplog.at_level(logging.INFO, logger="loader.http"):
+        statuses = serve(root, scenario)
+    assert statuses == [499, 499]  # nginx's "client closed request": what an access log line shows
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def test_a_surrogate_pair_is_one_character_and_accepted(make_project) -> None:
+    root = project(make_project, limit=False)
+
+    async def scenario(http, app):
+        return await http.post("/notes", content=b'{"text": "\\ud83d\\ude00"}', headers={"content-type": "application/json"})
+
+    response = serve(root, scenario)
+    assert response.status_code == 200 and response.json()["text"] == "\U0001f600"
