@@ -6,6 +6,7 @@ with no traceback; anything else is a bug in loader or a plugin and shows its tr
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
@@ -39,7 +40,7 @@ project_argument = click.argument("project", default=".", type=click.Path(file_o
 @clean_errors
 def inspect(project: Path, as_json: bool) -> None:
     """List every resource, flag, plugin and error of PROJECT (default: the current folder)."""
-    loaded = load_project(project)
+    loaded = _load_quietly(project) if as_json else load_project(project)
     if as_json:
         click.echo(json.dumps(loaded.inspect_data(), indent=2, default=str))
     else:
@@ -137,7 +138,7 @@ def openapi(project: Path) -> None:
     from loader.runtime.api_docs import project_version
     from loader.runtime.openapi import openapi_document, openapi_json
 
-    loaded = load_project(project)
+    loaded = _load_quietly(project)
     routes = loaded.registry.snapshot().of("route")
     document = openapi_document(routes, title=loaded.root.name, version=project_version(loaded.root))
     click.echo(openapi_json(document, indent=2).decode("utf-8"))
@@ -146,6 +147,13 @@ def openapi(project: Path) -> None:
         for error in loaded.errors:
             err.print(f"  {error.format()}", markup=False)
         sys.exit(1)
+
+
+def _load_quietly(project: Path) -> Project:
+    """Load a project for a command whose standard output is a document: what project files
+    print while they import goes to standard error, so the document stays parseable."""
+    with contextlib.redirect_stdout(sys.stderr):
+        return load_project(project)
 
 
 @cli.command()

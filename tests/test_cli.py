@@ -102,3 +102,14 @@ def test_plugins_command_with_a_project_shows_what_is_enabled(make_project) -> N
 def test_develop_on_a_folder_that_is_not_a_project(tmp_path: Path) -> None:
     result = run("develop", str(tmp_path))
     assert result.returncode == 1 and "is not a loader project" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_documents_on_stdout_stay_parseable_when_a_project_file_prints(make_project) -> None:
+    # A route that prints at import must not corrupt `inspect --json` or `openapi`: its output
+    # goes to stderr while the project loads.
+    root = make_project({"src/api/store/hello/route.py": "print('importing hello')\n\nasync def GET(request):\n    return {}\n"})
+    for args in (("inspect", "--json"), ("openapi",)):
+        done = run(*args, str(root))
+        assert done.returncode == 0, done.stderr
+        json.loads(done.stdout)
+        assert "importing hello" in done.stderr
