@@ -204,9 +204,11 @@ def _to_json(result: Any) -> Response:
 def prepare_handler(resource: Resource) -> Endpoint:
     """The endpoint that runs one route handler: everything but the validation itself is decided here."""
     handler = resource.obj
-    # A plain-def decorator around an ``async def`` (functools.wraps) returns its coroutine:
-    # awaited, not sent from a worker thread as a 500.
-    is_async = inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(inspect.unwrap(handler))
+    # A plain-def decorator around an ``async def`` (functools.wraps) returns its coroutine, and
+    # so does an object with ``async def __call__``: awaited, not sent from a worker thread as a 500.
+    is_async = any(
+        inspect.iscoroutinefunction(f) for f in (handler, inspect.unwrap(handler), getattr(handler, "__call__", None))
+    )
     signature = signature_of(resource)
     where = str(resource.location)
 

@@ -409,3 +409,21 @@ def test_every_route_serves_after_a_boot_and_after_large_changes(make_project) -
     assert edited and after_edit == {f"/r{i:02d}": {"from": f"v2-{i}"} for i in range(40)}
     assert deleted and after_delete == {f"/r{i:02d}": {"from": f"v2-{i}"} if i < 5 else 404 for i in range(40)}
     assert health == 200
+
+
+def test_an_object_with_an_async_call_is_an_async_handler(make_project) -> None:
+    root = make_project({
+        "src/api/items/[n]/route.py": """
+            class Handler:
+                async def __call__(self, request):
+                    return {"n": request.path_params["n"]}
+
+            GET = Handler()
+        """,
+    })
+
+    async def scenario(http, app):
+        return await http.get("/items/3")
+
+    response = serve(root, scenario)
+    assert (response.status_code, response.json()) == (200, {"n": "3"})
