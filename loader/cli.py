@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import socket
 import sys
 from pathlib import Path
 from typing import Any, Literal
@@ -24,7 +25,7 @@ from loader.project import Project, load_project
 
 __all__ = ["main", "cli"]
 
-@click.group()
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})  # subcommands inherit -h
 @click.version_option(loader_version(), prog_name="loader")
 def cli() -> None:
     """loader: turn a project folder and plugins into a running backend."""
@@ -52,7 +53,7 @@ def inspect(project: Path, as_json: bool) -> None:
 @cli.command()
 @project_argument
 @click.option("--host", help="Interface to bind (default: project.http.host, 127.0.0.1).")
-@click.option("--port", type=int, help="Port to bind (default: project.http.port, 9000).")
+@click.option("--port", type=click.IntRange(1, 65535), help="Port to bind (default: project.http.port, 9000).")
 @click.option("--grace", type=float, default=10.0, show_default=True, help="Seconds to let requests, jobs and events finish on shutdown.")
 @click.option("--allow-pending-migrations", is_flag=True, help="Serve even if migrations are pending.")
 @click.option("--log-format", type=click.Choice(["console", "json"]), help="Log lines as text or as JSON objects (default: project.logging.format, console).")
@@ -70,6 +71,7 @@ def start(
     from loader.runtime.access_log import with_access_log
     from loader.runtime.application import Application
     from loader.runtime.server import server_config
+    from loader.runtime.sockets import listen
 
     request_server_logging("start", format=log_format, access_log=access_log)  # applied by the boot
     app = Application(project, grace_period=grace, openapi_default=False).boot()
@@ -86,10 +88,11 @@ def start(
         say(_safe_mode_note(app.project))
     http = app.project.config.project.http
     host, port = host or http.host, port or http.port
+    sock = listen(host, port)  # a port in use is one line here, before anything starts
     snapshot = app.registry.snapshot()
-    say(
+    serving = (
         f"serving {app.root.name} on http://{host}:{port} ({app.worker_mode} mode: "
-        f"{len(snapshot.of('route'))} routes, {len(snapshot.of('subscriber'))} subscribers, {len(snapshot.of('job'))} jobs)",
+        f"{len(snapshot.of('route'))} routes, {len(snapshot.of('subscriber'))} subscribers, {len(snapshot.of('job'))} jobs)"
     )
     # log_config=None: uvicorn's loggers go through the root logger loader set up (or the
     # project's); access_log=False: loader's own access log carries the request id.
@@ -97,8 +100,18 @@ def start(
     config = server_config(
         served, http, host=host, port=port, timeout_graceful_shutdown=int(grace) or 1, log_config=None, access_log=False,
     )
-    server = uvicorn.Server(config)
-    server.run()
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets=sockets)
+            if self.started:  # said once the modules have started and requests are accepted
+                say(serving)
+
+    server = Server(config)
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:  # Ctrl-C: uvicorn shut down gracefully, then re-raised it
+        sys.exit(130)
     if not server.started:
         sys.exit(1)
 
@@ -106,21 +119,19 @@ def start(
 @cli.command()
 @project_argument
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
-@click.option("--port", type=int, help="Port to bind (default: project.http.port, 9000).")
+@click.option("--port", type=click.IntRange(1, 65535), help="Port to bind (default: project.http.port, 9000).")
 @clean_errors
 def develop(project: Path, host: str, port: int | None) -> None:
     """Serve PROJECT and reload what you change while it runs (see docs/reload.md)."""
     from loader.config.env import env_bool
-    from loader.config.loading import is_project, load_config
+    from loader.config.loading import load_config, require_project
     from loader.dev.supervisor import Supervisor
-    from loader.errors import ConfigError
     from loader.logs import configure_logging
 
     if env_bool("LOADER_LOG_CONFIG", default=True):
         configure_logging("warning", dated=False)  # the watcher's own; the child sets up the server's
     root = project.resolve()
-    if not root.is_dir() or not is_project(root):
-        raise ConfigError(f"{root} is not a loader project: expected a loader_config.py or a src/ folder in it")
+    require_project(root)
     if port is None:
         try:
             port = load_config(root)[0].project.http.port

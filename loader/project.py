@@ -16,7 +16,7 @@ from typing import Any
 import pluggy
 
 from loader.config.env import env_bool
-from loader.config.loading import CONFIG_FILE, is_project, load_config, load_env, locate_config_line
+from loader.config.loading import CONFIG_FILE, load_config, load_env, locate_config_line, require_project
 from loader.config.models import LoaderConfig
 from loader.core.flags import FeatureFlag, FlagRouter
 from loader.core.gc_pause import gc_paused
@@ -29,7 +29,7 @@ from loader.discovery.hooks import call_hook, call_hook_error
 from loader.discovery.plugins import PluginInfo, installed_plugins, load_plugin, new_plugin_manager
 from loader.discovery.roots import builtin_root, module_roots, project_root
 from loader.discovery.scan import scan_root
-from loader.errors import ConfigError, ImportTimeoutError, LoaderError, PluginLoadError
+from loader.errors import ImportTimeoutError, LoaderError, PluginLoadError
 from loader.kinds import ResourceKind, builtin_kinds
 from loader.logs import apply_requested
 from loader.types import Origin, Root, SourceFile, shown_relative
@@ -140,8 +140,7 @@ def load_project(
         ImportTimeoutError: a file was still importing when the time limit ran out.
     """
     path = Path(root).resolve()
-    if not path.is_dir() or not is_project(path):
-        raise ConfigError(f"{path} is not a loader project: expected a {CONFIG_FILE} or a src/ folder in it")
+    require_project(path)
     limit = import_timeout()
     clock = ImportClock()
 

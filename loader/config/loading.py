@@ -115,6 +115,16 @@ def is_project(root: Path) -> bool:
     return (root / CONFIG_FILE).is_file() or (root / "src").is_dir()
 
 
+def require_project(root: Path) -> None:
+    """Raise a ``ConfigError`` that says what is wrong with a folder given as a project."""
+    if not root.exists():
+        raise ConfigError(f"no such folder: {root}")
+    if not root.is_dir():
+        raise ConfigError(f"{root} is a file, not a project folder")
+    if not is_project(root):
+        raise ConfigError(f"{root} is not a loader project: expected a {CONFIG_FILE} or a src/ folder in it")
+
+
 def load_env(root: Path, environ: MutableMapping[str, str] | None = None) -> dict[str, str]:
     """Load ``.env.<LOADER_ENV>`` then ``.env`` into the environment; variables already set win.
 

@@ -18,7 +18,6 @@ import itertools
 import multiprocessing
 import os
 import signal
-import socket
 import threading
 from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection, wait
@@ -36,6 +35,7 @@ from loader.dev.doorbell import open_doorbell
 from loader.dev.plan import FileChange
 from loader.dev.settings import DevSettings, read_settings
 from loader.dev.watcher import ProjectFilter, to_file_changes
+from loader.runtime.sockets import listen
 from loader.types import shown_relative
 
 __all__ = ["Supervisor"]
@@ -67,7 +67,7 @@ class Supervisor:
         self.project, self.echo = project, echo
         self.reload_timeout, self.stop_timeout, self.step_ms = reload_timeout, stop_timeout, step_ms
         self.settings = self._read_settings(None)
-        self.socket = _listen(host, port)
+        self.socket = listen(host, port)
         self.address = self.socket.getsockname()[:2]
         self._ids = itertools.count(1)
         self._child: BaseProcess | None = None
@@ -326,17 +326,6 @@ class Supervisor:
                 return None
             if expect is None or (isinstance(message, HmrResult) and message.id == expect):
                 return message
-
-
-def _listen(host: str, port: int) -> socket.socket:
-    # IPPROTO_TCP, not the default 0: asyncio sets TCP_NODELAY on accepted connections only for
-    # TCP sockets it recognises as such; without it every response waits ~40 ms on delayed ACKs.
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(2048)
-    sock.set_inheritable(True)
-    return sock
 
 
 def _relevant(change: FileChange) -> bool:

@@ -148,3 +148,59 @@ def test_start_in_safe_mode_serves_a_project_listing_a_missing_plugin(make_proje
             process.kill()
     assert "loader: safe mode (LOADER_SAFE_MODE): no plugin loaded (1 listed in loader_config.py not loaded)" in output
     assert "not serving" not in output
+
+
+def _start(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "loader", "start", str(root), *args], capture_output=True, text=True, timeout=60)
+
+
+def test_start_and_develop_on_a_port_in_use_say_so_in_one_line(make_project) -> None:
+    root = make_project({"src/api/hi/route.py": "async def GET(request):\n    return {}\n"})
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        for command in ("start", "develop"):
+            result = subprocess.run([sys.executable, "-m", "loader", command, str(root), "--port", port], capture_output=True, text=True, timeout=60)
+            assert result.returncode == 1, command
+            assert result.stderr.strip() == f"error: cannot listen on 127.0.0.1:{port}: the address is already in use (another server runs there? choose another with --port)"
+            assert "serving" not in result.stdout
+
+
+def test_start_refuses_a_port_out_of_range_and_a_missing_folder(make_project, tmp_path: Path) -> None:
+    root = make_project({"src/api/hi/route.py": "async def GET(request):\n    return {}\n"})
+    result = _start(root, "--port", "99999")
+    assert result.returncode == 2 and "'--port': 99999 is not in the range 1<=x<=65535" in result.stderr
+    assert "Traceback" not in result.stderr
+    result = _start(tmp_path / "nope")
+    assert result.returncode == 1 and result.stderr.strip() == f"error: no such folder: {tmp_path / 'nope'}"
+
+
+def test_start_says_serving_once_it_serves_and_ctrl_c_exits_130_quietly(make_project) -> None:
+    root = make_project({"src/api/hi/route.py": "async def GET(request):\n    return {'hi': 1}\n"})
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "loader", "start", str(root), "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        # a real Ctrl-C reaches a process whose SIGINT is not ignored (a shell's background job's is)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    try:
+        wait_for(f"http://127.0.0.1:{port}/hi", process)
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130
+    assert "Aborted" not in output and "Traceback" not in output
+    lines = output.splitlines()
+    serving = next(i for i, line in enumerate(lines) if f"serving proj on http://127.0.0.1:{port}" in line)
+    started = next(i for i, line in enumerate(lines) if "Application startup complete" in line)
+    assert serving > started  # said once the application has started, never before
+
+
+def test_h_is_help_everywhere() -> None:
+    for args in (["-h"], ["start", "-h"], ["db", "migrate", "-h"], ["inspect", "-h"]):
+        result = subprocess.run([sys.executable, "-m", "loader", *args], capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0 and result.stdout.startswith("Usage: loader"), args
