@@ -156,6 +156,25 @@ def test_two_concurrent_checkpoints_of_one_execution_one_is_refused(storage: Wor
     run(main())
 
 
+def test_odd_names_and_long_ids_are_kept_as_given(storage: WorkflowStorage) -> None:
+    async def main() -> None:
+        workflow, tx = "it's a \"flow\"; DROP TABLE x; -- é", "t" * 2000
+        execution = Execution(workflow, tx, input="x" * 100_000)
+        execution.steps.append(StepRecord("s" * 500, "0." * 200 + "0"))
+        await storage.create(execution)
+        assert await storage.load(workflow, tx) == execution
+        assert await storage.load(workflow, tx[:-1]) is None
+
+    run(main())
+
+
+def test_an_in_memory_sqlite_database_is_refused_clearly() -> None:
+    engine = make_engine(make_url("sqlite://"))
+    with pytest.raises(MigrationError, match="provider 'sql' needs a database file or server, not sqlite://"):
+        run(SqlWorkflowStorage(engine=engine).load("wf", "tx"))
+    engine.dispose()
+
+
 # -- the provider in an application -----------------------------------------------------------
 
 FLOWS = """

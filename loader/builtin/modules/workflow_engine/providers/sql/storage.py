@@ -22,6 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from loader.builtin.modules.workflow_engine.providers.sql.tables import EXECUTIONS, STEPS
+from loader.db.engine import sqlite_file
 from loader.errors import MigrationError
 from loader.runtime.workflows.execution import Execution, StepRecord, now
 from loader.runtime.workflows.states import ExecutionState
@@ -110,6 +111,10 @@ class SqlWorkflowStorage:
 
     def _check_tables(self) -> None:
         # Once per storage: a database never migrated is one clear line, not "no such table" mid-run.
+        url = self.engine.url
+        if url.get_backend_name() == "sqlite" and sqlite_file(url) is None:
+            # Each worker thread would get its own empty in-memory database.
+            raise MigrationError(f"workflow_engine provider 'sql' needs a database file or server, not {url.render_as_string(hide_password=True)}")
         with self.engine.connect() as conn:
             missing = [t.name for t in (EXECUTIONS, STEPS) if not inspect(conn).has_table(t.name)]
         if missing:

@@ -3,7 +3,8 @@
 ``loader_workflow_executions``: one row per (workflow, transaction id); the fixed columns are
 written once, the progress columns and ``revision`` at each checkpoint. ``loader_workflow_steps``:
 one row per step call, keyed by (workflow, transaction id, position); ``seq`` keeps call order
-(positions such as ``"10"`` and ``"2.0.0"`` do not sort as text). JSON values are kept as text,
+(positions such as ``"10"`` and ``"2.0.0"`` do not sort as text). Names and ids are
+unbounded ``String()`` (VARCHAR without a length on PostgreSQL). JSON values are kept as text,
 which SQLite and PostgreSQL both store as is; timestamps are seconds since the epoch (``Double``),
 so a record reads back equal to the one written. The composite primary keys need no sequence,
 so the same DDL runs on both databases.
@@ -21,9 +22,9 @@ def define(metadata: MetaData) -> tuple[Table, Table]:
     executions = Table(
         "loader_workflow_executions",
         metadata,
-        Column("workflow", String(255), primary_key=True),
-        Column("transaction_id", String(255), primary_key=True),
-        Column("version", String(255), nullable=False),
+        Column("workflow", String(), primary_key=True),
+        Column("transaction_id", String(), primary_key=True),
+        Column("version", String(), nullable=False),
         Column("input", Text, nullable=False),
         Column("created_at", Double, nullable=False),
         Column("state", String(32), nullable=False),
@@ -37,11 +38,11 @@ def define(metadata: MetaData) -> tuple[Table, Table]:
     steps = Table(
         "loader_workflow_steps",
         metadata,
-        Column("workflow", String(255), primary_key=True),
-        Column("transaction_id", String(255), primary_key=True),
-        Column("position", String(255), primary_key=True),
+        Column("workflow", String(), primary_key=True),
+        Column("transaction_id", String(), primary_key=True),
+        Column("position", String(), primary_key=True),
         Column("seq", Integer, nullable=False),
-        Column("name", String(255), nullable=False),
+        Column("name", String(), nullable=False),
         Column("state", String(32), nullable=False),
         Column("status", String(32), nullable=False),
         Column("compensate_state", String(32), nullable=False),
