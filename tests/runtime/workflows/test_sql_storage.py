@@ -21,6 +21,7 @@ from loader.builtin.modules.workflow_engine.providers.sql.storage import SqlWork
 from loader.cli import cli
 from loader.db import make_engine
 from loader.runtime.application import Application
+from loader.runtime.workflows.errors import WorkflowError
 from loader.runtime.workflows.execution import Execution, StepRecord
 from loader.runtime.workflows.states import StepState, StepStatus
 from loader.runtime.workflows.storage import ConcurrentUpdateError, ExecutionExistsError, MemoryWorkflowStorage, WorkflowStorage
@@ -297,3 +298,33 @@ def test_memory_is_still_the_default_and_selectable_by_name(make_project: Callab
             return type(engine.storage).__name__
 
         assert _in_app(root, scenario) == "MemoryWorkflowStorage"
+
+
+def test_two_applications_completing_one_step_at_once_one_is_refused(make_project: Callable[..., Path], database: str) -> None:
+    root = make_project({"loader_config.py": SQL_CONFIG % "sql", "src/workflows/flows.py": FLOWS})
+    assert CliRunner().invoke(cli, ["db", "migrate", str(root)]).exit_code == 0
+
+    async def main() -> tuple[list[Any], Any]:
+        apps = [Application(root).boot() for _ in range(2)]
+        for app in apps:
+            await app.start()
+        try:
+            first, second = (app.container.resolve("workflow_engine") for app in apps)
+            assert (await first.run("order", "book", transaction_id="o-1")).state is ExecutionState.INVOKING
+            outcomes = await asyncio.gather(
+                first.set_step_success("order", "o-1", "ask", "first"),
+                second.set_step_success("order", "o-1", "ask", "second"),
+                return_exceptions=True,
+            )
+            return outcomes, await second.get("order", "o-1")
+        finally:
+            for app in apps:
+                await app.stop()
+
+    outcomes, stored = asyncio.run(main())
+    # The loser read either the same revision (its write is refused) or the winner's (the step
+    # is no longer waiting): which one depends on timing; never both succeed.
+    refused = [o for o in outcomes if isinstance(o, (ConcurrentUpdateError, WorkflowError))]
+    [won] = [o for o in outcomes if not isinstance(o, BaseException)]
+    assert len(refused) == 1 and won.state is ExecutionState.DONE
+    assert stored.state is ExecutionState.DONE and stored.result == won.result  # the winner's answer, not overwritten
