@@ -157,6 +157,21 @@ def test_two_concurrent_checkpoints_of_one_execution_one_is_refused(storage: Wor
     run(main())
 
 
+def test_branches_checkpointing_one_record_at_once_all_land(storage: WorkflowStorage) -> None:
+    """The branches of a ``parallel`` share one record: their checkpoints queue, none is refused."""
+
+    async def main() -> None:
+        execution = Execution("wf", "tx")
+        await storage.create(execution)
+        branches = [StepRecord(f"b{i}", f"0.{i}.0", output=i) for i in range(8)]
+        execution.steps.extend(branches)
+        await asyncio.gather(*(storage.checkpoint(execution, step) for step in branches))
+        stored = await storage.load("wf", "tx")
+        assert stored is not None and stored == execution and execution.revision == 9
+
+    run(main())
+
+
 def test_odd_names_and_long_ids_are_kept_as_given(storage: WorkflowStorage) -> None:
     async def main() -> None:
         workflow, tx = "it's a \"flow\"; DROP TABLE x; -- é", "t" * 2000

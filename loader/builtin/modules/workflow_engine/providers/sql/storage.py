@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import json
+import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -89,6 +90,7 @@ class SqlWorkflowStorage:
         self._engine = engine
         self._container = container
         self._checked = False
+        self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = weakref.WeakValueDictionary()
 
     @property
     def engine(self) -> Engine:
@@ -141,51 +143,52 @@ class SqlWorkflowStorage:
             raise ExecutionExistsError(f"workflow {execution.workflow!r} already has an execution {execution.transaction_id!r}") from None
 
     async def save(self, execution: Execution) -> None:
-        rows = [_step_row(execution, s, i) for i, s in enumerate(execution.steps)]
+        def build() -> Callable[[Connection], None]:
+            progress, rows = _Progress(execution), [_step_row(execution, s, i) for i, s in enumerate(execution.steps)]
 
-        def work(conn: Connection) -> None:
-            self._write_progress(conn, execution)
-            conn.execute(delete(STEPS).where(*self._key(STEPS, execution)))
-            if rows:
-                conn.execute(insert(STEPS), rows)
+            def work(conn: Connection) -> None:
+                progress.write(conn)
+                conn.execute(delete(STEPS).where(*_key(STEPS, execution.workflow, execution.transaction_id)))
+                if rows:
+                    conn.execute(insert(STEPS), rows)
 
-        await self._guarded(execution, work)
+            return work
+
+        await self._guarded(execution, build)
 
     async def checkpoint(self, execution: Execution, step: StepRecord | None = None) -> None:
-        row = None if step is None else _step_row(execution, step, _seq(execution, step))
+        def build() -> Callable[[Connection], None]:
+            progress, row = _Progress(execution), None if step is None else _step_row(execution, step, _seq(execution, step))
 
-        def work(conn: Connection) -> None:
-            self._write_progress(conn, execution)
-            if row is not None:
-                self._upsert_step(conn, row)
+            def work(conn: Connection) -> None:
+                progress.write(conn)
+                if row is not None:
+                    self._upsert_step(conn, row)
 
-        await self._guarded(execution, work)
+            return work
 
-    async def _guarded(self, execution: Execution, work: Callable[[Connection], None]) -> None:
-        # The new revision and time go on the record before the write (they are written with
-        # it) and come off again if the write is refused, as with the memory storage.
-        revision, updated_at = execution.revision, execution.updated_at
-        execution.revision, execution.updated_at = revision + 1, now()
-        try:
-            await self._call(work, write=True)
-        except BaseException:
-            execution.revision, execution.updated_at = revision, updated_at
-            raise
+        await self._guarded(execution, build)
 
-    def _write_progress(self, conn: Connection, execution: Execution) -> None:
-        read = execution.revision - 1
-        done = conn.execute(
-            update(EXECUTIONS)
-            .where(*self._key(EXECUTIONS, execution), EXECUTIONS.c.revision == read)
-            .values(**_progress_row(execution), revision=execution.revision)
-        )
-        if done.rowcount == 1:
-            return
-        stored = conn.execute(select(EXECUTIONS.c.revision).where(*self._key(EXECUTIONS, execution))).scalar()
-        what = f"execution {execution.transaction_id!r} of workflow {execution.workflow!r}"
-        if stored is None:
-            raise ConcurrentUpdateError(f"{what} was deleted meanwhile")
-        raise ConcurrentUpdateError(f"{what}: stored revision {stored}, this copy read {read}")
+    async def _guarded(self, execution: Execution, build: Callable[[], Callable[[Connection], None]]) -> None:
+        # Writes of one execution from this process go one at a time (the branches of a
+        # ``parallel`` checkpoint the same record): each reads the revision the previous one
+        # left. ``build`` snapshots the record on the event loop, under the lock, so the worker
+        # thread never reads an object the workflow is changing. The new revision and time go
+        # on the record first (they are written with it) and come off if the write is refused.
+        key = (execution.workflow, execution.transaction_id)
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = self._locks[key] = asyncio.Lock()
+        async with lock:
+            revision, updated_at = execution.revision, execution.updated_at
+            execution.revision, execution.updated_at = revision + 1, now()
+            try:
+                await self._call(build(), write=True)
+            except Exception:  # refused or failed: rolled back, nothing written
+                execution.revision, execution.updated_at = revision, updated_at
+                raise
+            # Cancelled: the worker thread goes on and most likely commits, so the record keeps
+            # the new revision; an execution interrupted so is continued from a fresh load anyway.
 
     def _upsert_step(self, conn: Connection, row: dict[str, Any]) -> None:
         changes = {k: v for k, v in row.items() if k not in _STEP_KEYS}
@@ -199,10 +202,6 @@ class SqlWorkflowStorage:
         keys = [STEPS.c[k] == row[k] for k in _STEP_KEYS]
         if conn.execute(update(STEPS).where(*keys).values(changes)).rowcount == 0:
             conn.execute(insert(STEPS).values(row))
-
-    @staticmethod
-    def _key(table: Any, execution: Execution) -> tuple[Any, Any]:
-        return table.c.workflow == execution.workflow, table.c.transaction_id == execution.transaction_id
 
     async def delete(self, workflow: str, transaction_id: str) -> bool:
         def work(conn: Connection) -> bool:
@@ -247,6 +246,32 @@ class SqlWorkflowStorage:
 
     def __repr__(self) -> str:
         return f"<SqlWorkflowStorage {self._engine.url.render_as_string(hide_password=True) if self._engine else 'database (not used yet)'}>"
+
+
+def _key(table: Any, workflow: str, transaction_id: str) -> tuple[Any, Any]:
+    return table.c.workflow == workflow, table.c.transaction_id == transaction_id
+
+
+class _Progress:
+    """The guarded UPDATE of one execution row, its values taken when made (on the event loop)."""
+
+    __slots__ = ("workflow", "transaction_id", "values", "read")
+
+    def __init__(self, execution: Execution) -> None:
+        self.workflow, self.transaction_id = execution.workflow, execution.transaction_id
+        self.values = {**_progress_row(execution), "revision": execution.revision}
+        self.read = execution.revision - 1
+
+    def write(self, conn: Connection) -> None:
+        """Raises ConcurrentUpdateError when the stored revision is not the one read."""
+        key = _key(EXECUTIONS, self.workflow, self.transaction_id)
+        if conn.execute(update(EXECUTIONS).where(*key, EXECUTIONS.c.revision == self.read).values(self.values)).rowcount == 1:
+            return
+        stored = conn.execute(select(EXECUTIONS.c.revision).where(*key)).scalar()
+        what = f"execution {self.transaction_id!r} of workflow {self.workflow!r}"
+        if stored is None:
+            raise ConcurrentUpdateError(f"{what} was deleted meanwhile")
+        raise ConcurrentUpdateError(f"{what}: stored revision {stored}, this copy read {self.read}")
 
 
 def _seq(execution: Execution, step: StepRecord) -> int:
