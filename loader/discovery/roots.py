@@ -102,14 +102,11 @@ def _provider_roots(project: Path, config: LoaderConfig, modules: dict[str, Root
         module = modules[name]
         named = _builtin_providers(module)
         for index, provider in enumerate(settings.providers):
-            if named and _is_bare(provider.resolve):
-                # A built-in module's providers are named bare ("sql"); a bare name is never
-                # looked up as a package then, so a typo lists the names that exist.
-                located = named.get(provider.resolve)
-                expected = f"expected one of the built-in providers of {name!r}: {', '.join(sorted(named))}; or a folder path or a dotted package"
-            else:
-                located = _resolve_folder(project, provider.resolve)
-                expected = "expected a folder path like './src/providers/x' or an importable package"
+            # A built-in module's providers are named bare ("sql"), before any package of that name.
+            located = named.get(provider.resolve) or _resolve_folder(project, provider.resolve)
+            expected = "expected a folder path like './src/providers/x' or an importable package"
+            if named:
+                expected = f"expected a built-in provider of {name!r} ({', '.join(sorted(named))}), a folder path or an importable package"
             if located is None:
                 errors.add(
                     f"provider {provider.id!r} of module {name!r}: cannot resolve {provider.resolve!r}; {expected}",
@@ -126,10 +123,6 @@ def _provider_roots(project: Path, config: LoaderConfig, modules: dict[str, Root
                 )
             )
     return roots
-
-
-def _is_bare(resolve: str) -> bool:
-    return resolve.isidentifier()
 
 
 def _builtin_providers(module: Root) -> dict[str, tuple[Path, str]]:
