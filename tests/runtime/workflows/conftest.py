@@ -35,7 +35,8 @@ def engine_run(request: pytest.FixtureRequest, make_project: Callable[..., Path]
     def run(source: str, scenario: Scenario[T], extra: dict[str, str] | None = None) -> T:
         files = {"src/workflows/flows.py": source, **(extra or {})}
         if request.param == "sql":
-            files.setdefault("loader_config.py", SQL_PROVIDER)
+            assert "loader_config.py" not in files, "engine_run writes loader_config.py itself (the sql provider)"
+            files["loader_config.py"] = SQL_PROVIDER
         root = make_project(files)
         if request.param == "sql":
             migrate(load_project(root), echo=lambda line: None)
