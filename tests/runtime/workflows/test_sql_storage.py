@@ -191,6 +191,14 @@ def test_an_in_memory_sqlite_database_is_refused_clearly() -> None:
     engine.dispose()
 
 
+def test_an_unreachable_database_is_one_clear_line() -> None:
+    engine = make_engine(make_url("postgresql+psycopg://postgres@127.0.0.1:1/nowhere?connect_timeout=3"))
+    with pytest.raises(WorkflowError, match=r"^workflow_engine provider 'sql': database postgresql\+psycopg://postgres@127.0.0.1:1/nowhere\S*: \S") as info:
+        run(SqlWorkflowStorage(engine=engine).load("wf", "tx"))
+    assert "\n" not in str(info.value)
+    engine.dispose()
+
+
 # -- the provider in an application -----------------------------------------------------------
 
 FLOWS = """

@@ -20,11 +20,12 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, and_, delete, insert, inspect, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 
 from loader.builtin.modules.workflow_engine.providers.sql.tables import EXECUTIONS, STEPS
 from loader.db.engine import sqlite_file
 from loader.errors import MigrationError
+from loader.runtime.workflows.errors import WorkflowError
 from loader.runtime.workflows.execution import Execution, StepRecord, now
 from loader.runtime.workflows.states import ExecutionState
 from loader.runtime.workflows.storage import ConcurrentUpdateError, ExecutionExistsError
@@ -99,15 +100,20 @@ class SqlWorkflowStorage:
             self._engine = getattr(database, "engine", database)  # the container's LazyEngine, or an Engine
         return self._engine
 
-    async def _call(self, fn: Callable[[Connection], T], *, write: bool) -> T:
+    async def _call(self, fn: Callable[[Connection], T]) -> T:
+        """``fn`` in one transaction, in a worker thread; a database that cannot be reached or
+        used is one :class:`WorkflowError` line (the URL, the driver's message), not a traceback."""
+
         def work() -> T:
-            if not self._checked:
-                self._check_tables()
-            if write:
+            try:
+                if not self._checked:
+                    self._check_tables()
                 with self.engine.begin() as conn:
                     return fn(conn)
-            with self.engine.connect() as conn:
-                return fn(conn)
+            except (OperationalError, InterfaceError) as exc:
+                message = str(exc.orig if exc.orig is not None else exc).strip().splitlines() or [type(exc).__name__]
+                url = self.engine.url.render_as_string(hide_password=True)
+                raise WorkflowError(f"workflow_engine provider 'sql': database {url}: {message[0]}") from exc
 
         return await asyncio.to_thread(work)
 
@@ -137,7 +143,7 @@ class SqlWorkflowStorage:
                 conn.execute(insert(STEPS), rows)
 
         try:
-            await self._call(work, write=True)
+            await self._call(work)
         except IntegrityError:
             execution.revision = 0
             raise ExecutionExistsError(f"workflow {execution.workflow!r} already has an execution {execution.transaction_id!r}") from None
@@ -183,7 +189,7 @@ class SqlWorkflowStorage:
             revision, updated_at = execution.revision, execution.updated_at
             execution.revision, execution.updated_at = revision + 1, now()
             try:
-                await self._call(build(), write=True)
+                await self._call(build())
             except Exception:  # refused or failed: rolled back, nothing written
                 execution.revision, execution.updated_at = revision, updated_at
                 raise
@@ -209,7 +215,7 @@ class SqlWorkflowStorage:
             gone = conn.execute(delete(EXECUTIONS).where(EXECUTIONS.c.workflow == workflow, EXECUTIONS.c.transaction_id == transaction_id))
             return bool(gone.rowcount)
 
-        return await self._call(work, write=True)
+        return await self._call(work)
 
     # -- reads ----------------------------------------------------------------------------------
     async def load(self, workflow: str, transaction_id: str) -> Execution | None:
@@ -217,7 +223,7 @@ class SqlWorkflowStorage:
             found = self._read(conn, and_(EXECUTIONS.c.workflow == workflow, EXECUTIONS.c.transaction_id == transaction_id))
             return found[0] if found else None
 
-        return await self._call(work, write=True)  # one transaction: the row and its steps agree
+        return await self._call(work)  # one transaction: the row and its steps agree
 
     async def list(self, workflow: str | None = None, state: ExecutionState | None = None) -> builtins.list[Execution]:
         conditions = []
@@ -229,7 +235,7 @@ class SqlWorkflowStorage:
         def work(conn: Connection) -> builtins.list[Execution]:
             return self._read(conn, and_(true(), *conditions))
 
-        return await self._call(work, write=True)
+        return await self._call(work)
 
     @staticmethod
     def _read(conn: Connection, where: Any) -> builtins.list[Execution]:
