@@ -99,11 +99,17 @@ def _provider_roots(project: Path, config: LoaderConfig, modules: dict[str, Root
         if len(set(ids)) != len(ids):
             errors.add(f"module {name!r} lists a provider id twice ({ids}); expected unique ids", ["modules", name, "providers"])
             continue
+        module = modules[name]
+        named = _builtin_providers(module)
         for index, provider in enumerate(settings.providers):
-            located = _resolve_folder(project, provider.resolve)
+            # A built-in module's providers are named bare ("sql"), before any package of that name.
+            located = named.get(provider.resolve) or _resolve_folder(project, provider.resolve)
+            expected = "expected a folder path like './src/providers/x' or an importable package"
+            if named:
+                expected = f"expected a built-in provider of {name!r} ({', '.join(sorted(named))}), a folder path or an importable package"
             if located is None:
                 errors.add(
-                    f"provider {provider.id!r} of module {name!r}: cannot resolve {provider.resolve!r}; expected a folder path like './src/providers/x' or an importable package",
+                    f"provider {provider.id!r} of module {name!r}: cannot resolve {provider.resolve!r}; {expected}",
                     ["modules", name, "providers", index, "resolve"],
                 )
                 continue
@@ -113,10 +119,24 @@ def _provider_roots(project: Path, config: LoaderConfig, modules: dict[str, Root
                 Root(
                     Origin("module", f"{name}/{provider.id}"), path, package, "provider",
                     options={"module": name, "id": provider.id, "is_default": is_default, "options": provider.options},
-                    display_base=project if path.is_relative_to(project) else path.parent,
+                    display_base=project if path.is_relative_to(project) else module.display_base if path.is_relative_to(module.path) else path.parent,
                 )
             )
     return roots
+
+
+def _builtin_providers(module: Root) -> dict[str, tuple[Path, str]]:
+    """``{name: (folder, package)}`` of a built-in module's ``providers/<name>/``; empty for other modules."""
+    if module.options.get("owner") != str(Origin("builtin")):
+        return {}
+    folder = module.path / "providers"
+    if not folder.is_dir():
+        return {}
+    return {
+        child.name: (child, f"{module.package}.providers.{child.name}")
+        for child in sorted(folder.iterdir())
+        if child.name.isidentifier() and (child / "__init__.py").is_file()
+    }
 
 
 def _resolve_folder(project: Path, resolve: str) -> tuple[Path, str] | None:

@@ -1,7 +1,7 @@
 """The ``workflow_engine`` service: run, continue, cancel and inspect executions over a storage provider.
 
 Resolved from the container (``container.resolve("workflow_engine")``); its provider is the
-storage: ``memory`` (the default for now) keeps executions in this process; ``sql`` (to come)
+storage: ``memory`` (the default for now) keeps executions in this process; ``sql``
 keeps them in the project's database. An execution runs the workflow function; each step call
 is replayed from the record or invoked and checkpointed (:mod:`loader.runtime.workflows.runner`).
 An execution that waits (an async step, a failure with ``auto_retry=False``) is continued by

@@ -29,7 +29,7 @@ class ConcurrentUpdateError(LoaderError):
 
 @runtime_checkable
 class WorkflowStorage(Protocol):
-    """What a ``workflow_engine`` provider implements (``memory`` here; ``sql`` later)."""
+    """What a ``workflow_engine`` provider implements (``memory`` here; ``sql`` in ``providers/sql``)."""
 
     async def create(self, execution: Execution) -> None:
         """Insert a new execution and its steps. Raises ExecutionExistsError."""

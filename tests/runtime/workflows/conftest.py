@@ -9,6 +9,8 @@ from typing import Any, TypeVar
 
 import pytest
 
+from loader import load_project
+from loader.db import migrate
 from loader.runtime.application import Application
 
 T = TypeVar("T")
@@ -16,13 +18,28 @@ T = TypeVar("T")
 Scenario = Callable[[Any, Callable[[str], Any]], Awaitable[T]]
 
 
-@pytest.fixture
-def engine_run(make_project: Callable[..., Path]) -> Callable[..., Any]:
+SQL_PROVIDER = """
+from loader import define_config
+config = define_config(modules={"workflow_engine": {"providers": [{"resolve": "sql", "id": "sql", "is_default": True}]}})
+"""
+
+
+@pytest.fixture(params=["memory", "sql"])
+def engine_run(request: pytest.FixtureRequest, make_project: Callable[..., Path]) -> Callable[..., Any]:
     """``engine_run(flows_source, scenario)``: boot a project with ``src/workflows/flows.py``, start
-    it, and run ``await scenario(engine, g)`` where ``g(name)`` reads a global of that file."""
+    it, and run ``await scenario(engine, g)`` where ``g(name)`` reads a global of that file.
+
+    Each test runs twice: on the ``memory`` provider, and on ``sql`` (the project's SQLite file,
+    migrated first)."""
 
     def run(source: str, scenario: Scenario[T], extra: dict[str, str] | None = None) -> T:
-        root = make_project({"src/workflows/flows.py": source, **(extra or {})})
+        files = {"src/workflows/flows.py": source, **(extra or {})}
+        if request.param == "sql":
+            assert "loader_config.py" not in files, "engine_run writes loader_config.py itself (the sql provider)"
+            files["loader_config.py"] = SQL_PROVIDER
+        root = make_project(files)
+        if request.param == "sql":
+            migrate(load_project(root), echo=lambda line: None)
 
         async def main() -> T:
             app = Application(root).boot()

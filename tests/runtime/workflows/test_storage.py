@@ -1,8 +1,7 @@
-"""The execution record and the memory storage: JSON values, copies, revisions."""
+"""The execution record: JSON values, copies, transitions."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime
 import json
 
@@ -10,12 +9,6 @@ import pytest
 
 from loader.runtime.workflows.execution import Execution, NonSerializableCheckpointError, StepRecord, checkpoint_value
 from loader.runtime.workflows.states import ExecutionState, IllegalTransitionError, StepState, StepStatus
-from loader.runtime.workflows.storage import (
-    ConcurrentUpdateError,
-    ExecutionExistsError,
-    MemoryWorkflowStorage,
-    WorkflowStorage,
-)
 
 
 def test_checkpointed_values_are_copies() -> None:
@@ -57,29 +50,4 @@ def test_an_execution_round_trips_through_json() -> None:
         step.move(StepState.INVOKING, tx="tx")
 
 
-def test_memory_storage_keeps_rows_and_checks_revisions() -> None:
-    async def main() -> None:
-        storage = MemoryWorkflowStorage()
-        assert isinstance(storage, WorkflowStorage)
-        execution = Execution("wf", "tx")
-        await storage.create(execution)
-        with pytest.raises(ExecutionExistsError):
-            await storage.create(Execution("wf", "tx"))
-        step = StepRecord("save", "0", output={"id": 1})
-        execution.steps.append(step)
-        await storage.checkpoint(execution, step)
-        loaded = await storage.load("wf", "tx")
-        assert loaded is not None and loaded.steps == [step] and loaded.revision == execution.revision == 2
-        loaded.steps[0].output["id"] = 99  # a loaded copy is the caller's own
-        stale = await storage.load("wf", "tx")
-        assert stale is not None and stale.steps[0].output == {"id": 1}
-        execution.move(ExecutionState.INVOKING)
-        await storage.save(execution)
-        with pytest.raises(ConcurrentUpdateError, match="stored revision 3, this copy read 2"):
-            await storage.save(stale)
-        assert [e.transaction_id for e in await storage.list("wf", ExecutionState.INVOKING)] == ["tx"]
-        assert await storage.list("other") == [] and await storage.list(state=ExecutionState.DONE) == []
-        assert await storage.delete("wf", "tx") and not await storage.delete("wf", "tx")
-        assert await storage.load("wf", "tx") is None
-
-    asyncio.run(main())
+# The storage contract (rows, copies, revisions, order, concurrency) runs on every storage in test_sql_storage.py.
