@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import marshal
+import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from types import ModuleType
@@ -49,6 +50,9 @@ class StepConfig(BaseModel):
     retry_backoff: bool = False
     retry_max_interval: float = Field(60, gt=0)
     auto_retry: bool = True
+    # A waiting async step is invoked again every retry_interval_awaiting seconds, at most
+    # max_awaiting_retries times (None: no bound); then it fails permanently.
+    retry_interval_awaiting: float | None = Field(None, gt=0, allow_inf_nan=False)
     max_awaiting_retries: int | None = Field(None, ge=0)
     async_: bool = False
     skip_on_permanent_failure: bool | Annotated[str, Field(min_length=1)] = False
@@ -84,9 +88,12 @@ class Workflow:
     """An async function ``(input, ctx)`` that awaits steps, made by :func:`create_workflow`."""
 
     def __init__(
-        self, name: str, fn: Callable[..., Awaitable[Any]], defined_in: str | None, line: int | None, *, idempotent: bool = False,
+        self, name: str, fn: Callable[..., Awaitable[Any]], defined_in: str | None, line: int | None, *,
+        idempotent: bool = False, timeout: float | None = None, retention: float | None = None,
     ) -> None:
         self.name, self.fn, self.defined_in, self.line, self.idempotent = name, fn, defined_in, line, idempotent
+        # Seconds an execution may take from its start, waits included; seconds a finished one is kept.
+        self.timeout, self.retention = timeout, retention
         self.__doc__ = fn.__doc__
         # The definition's version, recorded with each execution (a reload changes it).
         code = getattr(fn, "__code__", None)
@@ -140,16 +147,38 @@ def create_step(
     return Step(name, invoke, compensate, parsed, module, line)
 
 
-def create_workflow(name: str, *, idempotent: bool = False) -> Callable[[Callable[..., Awaitable[Any]]], Workflow]:
+def _seconds(value: Any, option: str, name: str, *, zero: bool, path: str | None, line: int | None) -> float | None:
+    """``value`` as seconds (None stays None); a clear error at the ``create_workflow`` line otherwise."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0 or (value == 0 and not zero):
+        expected = "a number of seconds >= 0" if zero else "a number of seconds > 0"
+        raise ResourceValidationError(f"create_workflow({name!r}): {option} must be {expected}, got {value!r}", path=path, line=line)
+    return float(value)
+
+
+def create_workflow(
+    name: str, *, idempotent: bool = False, timeout: float | None = None, retention: float | None = None,
+) -> Callable[[Callable[..., Awaitable[Any]]], Workflow]:
     """Mark ``async def fn(input, ctx)`` as the workflow ``name``.
 
-    ``idempotent=True``: running it again with the transaction id of a finished execution
-    returns that execution's stored result instead of running again.
+    Args:
+        name: The workflow's name (what the engine and ``workflows`` know it by).
+        idempotent: Running it again with the transaction id of a finished execution returns
+            that execution's stored result instead of running again.
+        timeout: Seconds an execution may take from its start, waits included; past them what
+            runs or waits is marked ``timeout`` and the completed steps are compensated.
+        retention: Seconds a finished execution is kept; then the engine deletes it.
+
+    Raises:
+        ResourceValidationError: a timeout or retention that is not a number of seconds.
     """
     path, line, module = caller_location()
+    seconds = _seconds(timeout, "timeout", name, zero=False, path=path, line=line)
+    kept = _seconds(retention, "retention", name, zero=True, path=path, line=line)
 
     def mark(fn: Callable[..., Awaitable[Any]]) -> Workflow:
-        return Workflow(name, fn, module, line, idempotent=bool(idempotent))
+        return Workflow(name, fn, module, line, idempotent=bool(idempotent), timeout=seconds, retention=kept)
 
     return mark
 

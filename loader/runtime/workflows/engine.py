@@ -23,10 +23,11 @@ from typing import TYPE_CHECKING, Any
 from loader.core.awaitables import resolve
 from loader.runtime.workflow_context import StepResponse, WorkflowContext, WorkflowResult
 from loader.runtime.workflows.errors import WorkflowError, WorkflowExecutionError
-from loader.runtime.workflows.execution import Execution, StepRecord, checkpoint_value
-from loader.runtime.workflows.runner import Cancelled, ExecutionRun, Suspended, error_text
+from loader.runtime.workflows.execution import Execution, StepRecord, checkpoint_value, now
+from loader.runtime.workflows.runner import Cancelled, ExecutionRun, Suspended, TimedOut, error_text
 from loader.runtime.workflows.states import FINISHED, ExecutionState, StepState, StepStatus
 from loader.runtime.workflows.storage import ExecutionExistsError, MemoryWorkflowStorage, WorkflowStorage
+from loader.runtime.workflows.timers import Timer, Timers
 
 if TYPE_CHECKING:
     from loader.kinds.workflows import Workflow
@@ -42,7 +43,7 @@ Key = tuple[str, str]
 @dataclass(frozen=True, slots=True)
 class WorkflowEvent:
     """A lifecycle event: ``begin``, ``resume``, ``step_success``, ``step_failure``, ``step_awaiting``,
-    ``step_skipped``, ``compensate_begin``, ``compensate_step_success``, ``compensate_step_failure``, ``finish``."""
+    ``step_skipped``, ``timeout``, ``compensate_begin``, ``compensate_step_success``, ``compensate_step_failure``, ``finish``."""
 
     type: str
     workflow: str
@@ -69,6 +70,16 @@ class WorkflowEngine:
         self.container = container
         self._running: dict[Key, tuple[Execution | None, asyncio.Future[WorkflowResult | None]]] = {}
         self._handlers: dict[tuple[str, str | None], builtins.list[Handler]] = {}
+        # Every delayed action (awaiting retries, workflow timeouts, retention) goes through here.
+        self.timers = Timers(self._fire)
+
+    async def on_start(self) -> None:
+        """The application starts: delete the finished executions past their workflow's ``retention``."""
+        await self.sweep()
+
+    async def on_shutdown(self) -> None:
+        """The application stops: pending timers are dropped (in-process timers die with the process)."""
+        await self.timers.close()
 
     # -- resolving ---------------------------------------------------------------------------
     def workflow(self, workflow: str | Workflow) -> Workflow:
@@ -165,12 +176,17 @@ class WorkflowEngine:
             future.set_result(result)
 
     async def _drive(
-        self, wf: Workflow, execution: Execution, input: Any, future: asyncio.Future[WorkflowResult | None], *, retry_waiting: bool,
+        self, wf: Workflow, execution: Execution, input: Any, future: asyncio.Future[WorkflowResult | None], *,
+        retry_waiting: bool, reinvoke: tuple[str, bool] | None = None,
     ) -> tuple[WorkflowResult, BaseException | None]:
         key = (wf.name, execution.transaction_id)
         self._running[key] = (execution, future)
         ctx = WorkflowContext(execution.transaction_id, wf.name, self.container, self, execution)
         run = ctx.runner = ExecutionRun(self, wf, execution, ctx, retry_waiting=retry_waiting)
+        run.reinvoke = reinvoke
+        remaining = None if wf.timeout is None else execution.created_at + wf.timeout - now()
+        if remaining is not None and remaining <= 0:
+            run.timed_out = True  # it waited past the deadline: what waits is timed out, nothing new runs
         value: Any = None
         error: BaseException | None = None
         result: WorkflowResult | None = None
@@ -183,15 +199,29 @@ class WorkflowEngine:
             else:
                 await self.emit(execution, "resume")
             try:
-                value = await wf.fn(input, ctx)
+                if remaining is None or run.timed_out:
+                    value = await wf.fn(input, ctx)
+                else:
+                    async with asyncio.timeout(remaining) as run.deadline:
+                        value = await wf.fn(input, ctx)
                 if execution.cancelled:
                     raise Cancelled
                 execution.result = checkpoint_value(value, what=f"result of workflow {wf.name!r}")
             except Suspended:
                 if execution.cancelled:  # cancelled while the step that now waits was being invoked
                     await run.compensate([cancelled])
+                elif wf.timeout is not None:
+                    self.timers.schedule(Timer(execution.created_at + wf.timeout, "workflow_timeout", wf.name, execution.transaction_id))
             except Cancelled:
                 await run.compensate([cancelled])
+            except TimedOut:
+                await run.compensate(await run.workflow_timed_out(wf.timeout or 0))
+            except TimeoutError as exc:
+                if run.deadline is not None and run.deadline.expired():
+                    await run.compensate(await run.workflow_timed_out(wf.timeout or 0))
+                else:
+                    error = exc
+                    await run.compensate([error_text(exc)])
             except Exception as exc:
                 error = exc
                 await run.compensate([error_text(exc)])
@@ -202,6 +232,8 @@ class WorkflowEngine:
             result = self._result(execution, value)
             if execution.state in FINISHED:
                 await self.emit(execution, "finish")
+                if wf.retention is not None:
+                    self.timers.schedule(Timer(execution.updated_at + wf.retention, "retention", wf.name, execution.transaction_id))
             return result, error
         finally:
             run.leave(tokens)
@@ -216,7 +248,9 @@ class WorkflowEngine:
         )
 
     # -- waiting executions ----------------------------------------------------------------
-    async def _waiting_step(self, workflow: str | Workflow, transaction_id: str, step: str) -> tuple[Workflow, Execution, StepRecord, asyncio.Future[WorkflowResult | None]]:
+    async def _waiting_step(
+        self, workflow: str | Workflow, transaction_id: str, step: str, statuses: tuple[StepStatus, ...] = (StepStatus.WAITING,),
+    ) -> tuple[Workflow, Execution, StepRecord, asyncio.Future[WorkflowResult | None]]:
         wf = self.workflow(workflow)
         key = (wf.name, transaction_id)
         await self._wait_idle(key)
@@ -224,7 +258,7 @@ class WorkflowEngine:
         try:
             execution = await self._load(key)
             for record in execution.steps:
-                if record.name == step and record.state is StepState.INVOKING and record.status is StepStatus.WAITING:
+                if record.name == step and record.state is StepState.INVOKING and record.status in statuses:
                     if execution.state is not _E.INVOKING:
                         break
                     return wf, execution, record, future
@@ -263,6 +297,23 @@ class WorkflowEngine:
         await self.emit(execution, "step_failure", step)
         return (await self._drive(wf, execution, execution.input, future, retry_waiting=False))[0]
 
+    async def retry_step(self, workflow: str | Workflow, transaction_id: str, step: str) -> WorkflowResult:
+        """Invoke a waiting step again now, and go on from there.
+
+        The step waits for an answer (an async step; or one a crash interrupted) or was left
+        temporarily failed by ``auto_retry=False``. A waiting async step's re-invocation counts
+        in its ``awaiting_retries`` (not against ``max_retries``), and is not refused by
+        ``max_awaiting_retries``: that bound is for the timer. Returns when the execution
+        finishes or waits again.
+
+        Raises:
+            WorkflowError: unknown workflow or execution, or the step does not wait.
+        """
+        wf, execution, record, future = await self._waiting_step(
+            workflow, transaction_id, step, (StepStatus.WAITING, StepStatus.TEMPORARY_FAILURE),
+        )
+        return (await self._drive(wf, execution, execution.input, future, retry_waiting=True, reinvoke=(record.position, False)))[0]
+
     async def cancel(self, workflow: str | Workflow, transaction_id: str) -> WorkflowResult:
         """Cancel an execution: its completed steps are compensated in reverse order.
 
@@ -298,6 +349,70 @@ class WorkflowEngine:
             raise WorkflowError(f"{what} is already being compensated; it cannot be cancelled")
         if execution.state in (_E.FAILED, _E.REVERTED):
             raise WorkflowError(f"{what} already ended {execution.state.value}; it cannot be cancelled")
+
+    # -- timers ------------------------------------------------------------------------
+    def schedule_awaiting_retry(self, execution: Execution, record: StepRecord, interval: float) -> None:
+        """Re-invoke ``record``'s step in ``interval`` seconds if it still waits for that attempt's answer."""
+        self.timers.schedule(Timer(now() + interval, "awaiting_retry", execution.workflow, execution.transaction_id, record.position, record.attempts))
+
+    async def _fire(self, timer: Timer) -> None:
+        """A timer is due: act if the stored execution is still as the timer left it."""
+        key = (timer.workflow, timer.transaction_id)
+        if timer.action == "retention":
+            await self._expire(key, timer.at)
+            return
+        wf = self.workflow(timer.workflow)
+        await self._wait_idle(key)
+        future = self._claim(key)
+        reinvoke = None
+        try:
+            execution = await self.storage.load(*key)
+            if execution is None or execution.state is not _E.INVOKING:
+                raise _Stale
+            if timer.action == "awaiting_retry":
+                record = execution.step_at(timer.position or "")
+                if record is None or record.state is not StepState.INVOKING or record.status is not StepStatus.WAITING or record.attempts != timer.attempt:
+                    raise _Stale
+                reinvoke = (record.position, True)
+        except _Stale:
+            self._release(key, future, None)
+            return
+        except BaseException:
+            self._release(key, future, None)
+            raise
+        # workflow_timeout: the pass sees its deadline passed and times out what waits.
+        await self._drive(wf, execution, execution.input, future, retry_waiting=False, reinvoke=reinvoke)
+
+    async def _expire(self, key: Key, due: float) -> None:
+        if key in self._running:
+            return  # it runs again: it will be due again when it finishes
+        execution = await self.storage.load(*key)
+        wf = self._known().get(key[0])
+        if execution is None or wf is None or wf.retention is None or execution.state not in FINISHED:
+            return
+        if execution.updated_at + wf.retention <= max(due, now()) + 1e-3:
+            await self.storage.delete(*key)
+
+    def _known(self) -> dict[str, Workflow]:
+        if self.container is not None and "workflows" in self.container:
+            known: dict[str, Workflow] = self.container.resolve("workflows")
+            return known
+        return {}
+
+    async def sweep(self) -> int:
+        """Delete the finished executions older than their workflow's ``retention``; how many were deleted.
+
+        Runs when the application starts; a finished execution is also deleted by a timer once
+        its retention passed, while this process runs.
+        """
+        deleted = 0
+        for wf in self._known().values():
+            if wf.retention is None:
+                continue
+            for execution in await self.storage.list(wf.name):
+                if execution.state in FINISHED and execution.updated_at + wf.retention <= now() and (wf.name, execution.transaction_id) not in self._running:
+                    deleted += await self.storage.delete(wf.name, execution.transaction_id)
+        return deleted
 
     # -- inspecting ----------------------------------------------------------------------
     async def get(self, workflow: str | Workflow, transaction_id: str) -> Execution:
@@ -345,6 +460,10 @@ class WorkflowEngine:
 
     def __repr__(self) -> str:
         return f"<WorkflowEngine storage={self.storage!r}>"
+
+
+class _Stale(Exception):
+    """A timer came for an execution that moved on: nothing to do."""
 
 
 _default: WorkflowEngine | None = None

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from loader.runtime.workflows.engine import WorkflowEngine
 
 __all__ = [
-    "ExecutionRun", "StepFailure", "Suspended", "Cancelled",
+    "ExecutionRun", "StepFailure", "Suspended", "Cancelled", "TimedOut",
     "run_step", "run_nested", "parallel", "retry_delay", "error_text",
 ]
 
@@ -48,6 +48,10 @@ class Suspended(BaseException):
 
 class Cancelled(BaseException):
     """The execution was cancelled: stop before the next step and compensate."""
+
+
+class TimedOut(BaseException):
+    """The workflow's ``timeout`` passed while the execution waited: stop and compensate."""
 
 
 def error_text(exc: BaseException) -> str:
@@ -97,6 +101,13 @@ class ExecutionRun:
         self.skipping: bool | str = False
         # run(transaction_id=...) retries a step left temporarily failed (auto_retry=False).
         self.retry_waiting = retry_waiting
+        # (position, bounded): re-invoke the waiting step there once (retry_step, or an
+        # awaiting timer: bounded by max_awaiting_retries).
+        self.reinvoke: tuple[str, bool] | None = None
+        # The workflow's timeout: passed before this pass began, or the running deadline.
+        self.timed_out = False
+        self.deadline: asyncio.Timeout | None = None
+        self.timed_out_records: list[StepRecord] = []
 
     def enter(self) -> tuple[Any, Any]:
         return current_context.set(self.ctx), _scope.set(_Scope(""))
@@ -125,11 +136,19 @@ class ExecutionRun:
                     await self.engine.emit(ex, "step_skipped", step.name)
                 return None
             self.skipping = False  # the step named by skip_on_permanent_failure runs: the flow goes on
-        if record is None:
-            if ex.cancelled:
-                raise Cancelled
-            return await self._invoke(step, self._new(step, position), input)
-        return await self._replay(step, record, input)
+        try:
+            if record is None:
+                if ex.cancelled:
+                    raise Cancelled
+                if self.timed_out:
+                    raise TimedOut
+                record = self._new(step, position)
+                return await self._invoke(step, record, input)
+            return await self._replay(step, record, input)
+        except asyncio.CancelledError:  # free when nothing is raised (3.11 zero-cost try)
+            if self.deadline is not None and self.deadline.expired() and record is not None:
+                self._time_out_with_workflow(step, record)
+            raise
 
     def _new(self, step: Step, position: str) -> StepRecord:
         record = StepRecord(step.name, position)
@@ -149,6 +168,9 @@ class ExecutionRun:
             return self._after_permanent_failure(step, StepFailure(record.error or f"step {step.name!r} failed"))
         if self.execution.cancelled:
             raise Cancelled
+        if self.timed_out and state in (_S.INVOKING, _S.NOT_STARTED):
+            self._time_out_with_workflow(step, record)
+            raise TimedOut
         if state is _S.INVOKING:
             if status is _T.PERMANENT_FAILURE:  # set_step_failure(..., force_permanent_failure=True)
                 return await self._fail(step, record, StepFailure(record.error or "failed"), status_set=True)
@@ -159,7 +181,15 @@ class ExecutionRun:
                     raise Suspended
                 record.move(status=_T.IDLE, tx=self.tx)
             elif status is _T.WAITING and step.config.async_:
-                raise Suspended  # still waiting for set_step_success / set_step_failure
+                if self.reinvoke is None or self.reinvoke[0] != record.position:
+                    raise Suspended  # still waiting for set_step_success / set_step_failure
+                bounded, self.reinvoke = self.reinvoke[1], None
+                limit = step.config.max_awaiting_retries
+                if bounded and limit is not None and record.awaiting_retries >= limit:
+                    record.move(status=_T.PERMANENT_FAILURE, tx=self.tx)
+                    failure = StepFailure(f"step {step.name!r} got no answer after {record.awaiting_retries} awaiting retries (max_awaiting_retries={limit})")
+                    return await self._fail(step, record, failure, status_set=True)
+                record.awaiting_retries += 1
         return await self._invoke(step, record, input)
 
     async def _invoke(self, step: Step, record: StepRecord, input: Any) -> Any:
@@ -185,7 +215,7 @@ class ExecutionRun:
                 failure: Exception = exc
             except Exception as exc:
                 failure = exc
-            if record.attempts > config.max_retries:
+            if record.attempts - record.awaiting_retries > config.max_retries:  # awaiting re-invocations are not failures
                 return await self._fail(step, record, failure)
             record.move(status=_T.TEMPORARY_FAILURE, tx=self.tx)
             record.error = error_text(failure)
@@ -204,6 +234,8 @@ class ExecutionRun:
                 record.compensate_input = self._copy(step, record, response.compensate_input, "compensate_input")
             finally:
                 await self.storage.checkpoint(self.execution, record)
+            if config.retry_interval_awaiting is not None:
+                self.engine.schedule_awaiting_retry(self.execution, record, config.retry_interval_awaiting)
             await self.engine.emit(self.execution, "step_awaiting", step.name)
             raise Suspended
         await self.succeed(step.name, record, response)
@@ -251,6 +283,34 @@ class ExecutionRun:
         await self.storage.checkpoint(self.execution, record)
         await self.engine.emit(self.execution, "step_failure", step.name)
         return self._after_permanent_failure(step, StepFailure(record.error))
+
+    def _time_out_with_workflow(self, step: Step, record: StepRecord) -> None:
+        """The workflow's timeout passed while this step ran or waited: mark it ``timeout``, to be
+        compensated with the completed steps (skip/continue do not apply to a workflow timeout)."""
+        if record.state is _S.INVOKING:
+            if record.status is _T.IDLE:
+                record.move(status=_T.WAITING, tx=self.tx)
+            record.move(_S.TIMEOUT, None if record.status is _T.PERMANENT_FAILURE else _T.PERMANENT_FAILURE, tx=self.tx)
+            record.error = f"TimeoutError: workflow {self.execution.workflow!r} timed out while step {step.name!r} ran or waited"
+            record.finished_at = now()
+            self.timed_out_records.append(record)
+        elif record.state is _S.NOT_STARTED:
+            record.move(_S.SKIPPED_FAILURE, tx=self.tx)
+            self.timed_out_records.append(record)
+            return
+        elif record.state is not _S.DONE:
+            return
+        if not any(r is record for _, r in self.completed):
+            self.completed.append((step, record))
+
+    async def workflow_timed_out(self, timeout: float) -> list[str]:
+        """Checkpoint the steps the workflow's timeout cut short; the errors to compensate with."""
+        ex = self.execution
+        for record in self.timed_out_records:
+            await self.storage.checkpoint(ex, record)
+            await self.engine.emit(ex, "step_failure", record.name)
+        await self.engine.emit(ex, "timeout")
+        return [f"TimeoutError: workflow {ex.workflow!r} took longer than its timeout of {timeout}s"]
 
     def _after_permanent_failure(self, step: Step, exc: Exception) -> Any:
         config = step.config
@@ -338,7 +398,7 @@ async def parallel(*awaitables: Awaitable[Any]) -> list[Any]:
 
     outcomes = await asyncio.gather(*(branch(i, a) for i, a in enumerate(awaitables)))
     failures = [value for ok, value in outcomes if not ok]
-    for kind in (Exception, Cancelled, Suspended):
+    for kind in (TimedOut, Exception, Cancelled, Suspended):
         for failure in failures:
             if isinstance(failure, kind):
                 raise failure
