@@ -204,6 +204,8 @@ class WorkflowEngine:
                 else:
                     async with asyncio.timeout(remaining) as run.deadline:
                         value = await wf.fn(input, ctx)
+                    if run.deadline.expired():  # the code swallowed the cancellation: still timed out
+                        raise TimedOut
                 if execution.cancelled:
                     raise Cancelled
                 execution.result = checkpoint_value(value, what=f"result of workflow {wf.name!r}")
@@ -233,7 +235,7 @@ class WorkflowEngine:
             if execution.state in FINISHED:
                 await self.emit(execution, "finish")
                 if wf.retention is not None:
-                    self.timers.schedule(Timer(execution.updated_at + wf.retention, "retention", wf.name, execution.transaction_id))
+                    self.timers.schedule(Timer(now() + wf.retention, "retention", wf.name, execution.transaction_id, guard=execution.revision))
             return result, error
         finally:
             run.leave(tokens)
@@ -359,7 +361,10 @@ class WorkflowEngine:
         """A timer is due: act if the stored execution is still as the timer left it."""
         key = (timer.workflow, timer.transaction_id)
         if timer.action == "retention":
-            await self._expire(key, timer.at)
+            execution = await self.storage.load(*key)
+            # Unchanged since it finished (a cancel of a done one finishes it again, with a timer of its own).
+            if execution is not None and execution.state in FINISHED and execution.revision == timer.guard and key not in self._running:
+                await self.storage.delete(*key)
             return
         wf = self.workflow(timer.workflow)
         await self._wait_idle(key)
@@ -371,7 +376,7 @@ class WorkflowEngine:
                 raise _Stale
             if timer.action == "awaiting_retry":
                 record = execution.step_at(timer.position or "")
-                if record is None or record.state is not StepState.INVOKING or record.status is not StepStatus.WAITING or record.attempts != timer.attempt:
+                if record is None or record.state is not StepState.INVOKING or record.status is not StepStatus.WAITING or record.attempts != timer.guard:
                     raise _Stale
                 reinvoke = (record.position, True)
         except _Stale:
@@ -382,16 +387,6 @@ class WorkflowEngine:
             raise
         # workflow_timeout: the pass sees its deadline passed and times out what waits.
         await self._drive(wf, execution, execution.input, future, retry_waiting=False, reinvoke=reinvoke)
-
-    async def _expire(self, key: Key, due: float) -> None:
-        if key in self._running:
-            return  # it runs again: it will be due again when it finishes
-        execution = await self.storage.load(*key)
-        wf = self._known().get(key[0])
-        if execution is None or wf is None or wf.retention is None or execution.state not in FINISHED:
-            return
-        if execution.updated_at + wf.retention <= max(due, now()) + 1e-3:
-            await self.storage.delete(*key)
 
     def _known(self) -> dict[str, Workflow]:
         if self.container is not None and "workflows" in self.container:

@@ -34,7 +34,8 @@ class Timer:
         workflow: The workflow's name.
         transaction_id: The execution's transaction id.
         position: The step's position, for step actions.
-        attempt: The step's ``attempts`` when scheduled: a timer for an older attempt does nothing.
+        guard: What the record held when scheduled (the step's ``attempts``; for ``retention``
+            the execution's ``revision``): a timer for a record that moved on does nothing.
     """
 
     at: float
@@ -42,7 +43,7 @@ class Timer:
     workflow: str
     transaction_id: str
     position: str | None = None
-    attempt: int = 0
+    guard: int = 0
 
 
 class Timers:
