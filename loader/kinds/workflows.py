@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from loader.errors import LoaderError, ResourceValidationError
 from loader.kinds.base import BaseBinding, BaseKind, KindChange, Runtime, defined_in
 from loader.runtime.workflow_context import StepResponse, WorkflowResult
-from loader.runtime.workflows.runner import run_nested, run_step
+from loader.runtime.workflows.runner import child_step, run_nested, run_step
 from loader.types import Resource, SourceFile, caller_location
 
 __all__ = ["StepResponse", "StepConfig", "Step", "Workflow", "create_step", "create_workflow", "WorkflowKind"]
@@ -60,6 +60,9 @@ class StepConfig(BaseModel):
     timeout: float | None = Field(None, gt=0)
 
 
+_CHILD_CONFIG = StepConfig.model_validate({"async_": True})
+
+
 class Step:
     """An awaitable unit of a workflow, made by :func:`create_step`."""
 
@@ -74,6 +77,8 @@ class Step:
     ) -> None:
         self.name, self.invoke, self.compensate, self.config = name, invoke, compensate, config
         self.defined_in, self.line = defined_in, line
+        # The workflow this step runs as a child execution (``<name>-as-step``), or None.
+        self.child: Workflow | None = None
 
     async def __call__(self, input: Any = None) -> Any:
 
@@ -100,6 +105,10 @@ class Workflow:
         self.version = hashlib.blake2b(marshal.dumps(code) if code else repr(fn).encode(), digest_size=6).hexdigest()
         # The container of the application that bound this workflow: run() uses its engine.
         self.container: Any = None
+        # Awaited inside another workflow, it is this step of it (its own execution).
+        invoke, compensate = child_step(self)
+        self.as_step = Step(f"{name}-as-step", invoke, compensate, _CHILD_CONFIG, defined_in, line)
+        self.as_step.child = self
 
     async def __call__(self, input: Any = None) -> Any:
         """Awaited inside another workflow, it runs as a step of it."""

@@ -72,6 +72,8 @@ class WorkflowEngine:
         self._handlers: dict[tuple[str, str | None], builtins.list[Handler]] = {}
         # Every delayed action (awaiting retries, workflow timeouts, retention) goes through here.
         self.timers = Timers(self._fire)
+        # A child execution that waits -> its parent's (workflow, transaction id, step position).
+        self._parents: dict[Key, tuple[str, str, str]] = {}
 
     async def on_start(self) -> None:
         """The application starts: delete the finished executions past their workflow's ``retention``."""
@@ -234,6 +236,9 @@ class WorkflowEngine:
             result = self._result(execution, value)
             if execution.state in FINISHED:
                 await self.emit(execution, "finish")
+                if self._parents and key in self._parents:
+                    parent = self._parents.pop(key)
+                    self.timers.schedule(Timer(now(), "child_finished", *parent))
                 if wf.retention is not None:
                     self.timers.schedule(Timer(now() + wf.retention, "retention", wf.name, execution.transaction_id, guard=execution.revision))
             return result, error
@@ -357,9 +362,34 @@ class WorkflowEngine:
         """Re-invoke ``record``'s step in ``interval`` seconds if it still waits for that attempt's answer."""
         self.timers.schedule(Timer(now() + interval, "awaiting_retry", execution.workflow, execution.transaction_id, record.position, record.attempts))
 
+    def link_child(self, child: Key, parent: tuple[str, str, str]) -> None:
+        """``child`` waits: when it finishes, mark the parent's step (workflow, tx, position) through the engine."""
+        self._parents[child] = parent
+
+    def unlink_child(self, child: Key) -> None:
+        self._parents.pop(child, None)
+
+    async def _child_finished(self, timer: Timer) -> None:
+        parent = await self.storage.load(timer.workflow, timer.transaction_id)
+        record = parent.step_at(timer.position or "") if parent is not None else None
+        if parent is None or parent.state is not _E.INVOKING or record is None or record.state is not StepState.INVOKING or record.status is not StepStatus.WAITING:
+            return
+        handle = record.compensate_input or {}
+        child = await self.storage.load(handle.get("workflow", ""), handle.get("transaction_id", ""))
+        if child is None or child.state not in FINISHED:
+            return
+        if child.state is _E.DONE:
+            await self.set_step_success(timer.workflow, timer.transaction_id, record.name, child.result)
+        else:
+            error = "; ".join(child.errors) or f"workflow {child.workflow!r} ended {child.state.value}"
+            await self.set_step_failure(timer.workflow, timer.transaction_id, record.name, error, force_permanent_failure=True)
+
     async def _fire(self, timer: Timer) -> None:
         """A timer is due: act if the stored execution is still as the timer left it."""
         key = (timer.workflow, timer.transaction_id)
+        if timer.action == "child_finished":
+            await self._child_finished(timer)
+            return
         if timer.action == "retention":
             execution = await self.storage.load(*key)
             # Unchanged since it finished (a cancel of a done one finishes it again, with a timer of its own).

@@ -12,7 +12,7 @@ failure) and its outcome is checkpointed before the workflow goes on.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -52,6 +52,46 @@ class Cancelled(BaseException):
 
 class TimedOut(BaseException):
     """The workflow's ``timeout`` passed while the execution waited: stop and compensate."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Finished(StepResponse[Any]):
+    """A child workflow's answer when it finished at once: its step is done, not waiting."""
+
+
+def child_step(workflow: Workflow) -> tuple[Callable[..., Awaitable[StepResponse[Any]]], Callable[..., Awaitable[None]]]:
+    """The invoke and compensate of ``<workflow>-as-step``: the step a parent records for a child workflow.
+
+    The child runs as an execution of its own (transaction id ``<parent tx>/<position>``). When
+    it finishes at once, the step is done with its result; when it waits, the step waits too and
+    the engine marks it when the child finishes; when it fails, the step fails permanently.
+    Compensating the step cancels the child (which no longer reports to the parent).
+    """
+
+    async def invoke(call: dict[str, str], ctx: WorkflowContext) -> StepResponse[Any]:
+        engine = ctx.engine
+        assert engine is not None
+        tx = call["transaction_id"]
+        result = await engine.run(workflow, call["input"], transaction_id=tx)
+        handle = {"workflow": workflow.name, "transaction_id": tx}
+        if result.state is ExecutionState.DONE:
+            return _Finished(result.result, handle)
+        if result.waiting:
+            engine.link_child((workflow.name, tx), (ctx.workflow, ctx.transaction_id, call["position"]))
+            return StepResponse(None, handle)
+        raise PermanentStepFailure("; ".join(result.errors) or f"workflow {workflow.name!r} ended {result.state.value}")
+
+    async def compensate(handle: dict[str, str] | None, ctx: WorkflowContext) -> None:
+        engine = ctx.engine
+        if not handle or engine is None:
+            return
+        key = (handle["workflow"], handle["transaction_id"])
+        engine.unlink_child(key)  # the child, cancelled by its parent, does not call back
+        child = await engine.storage.load(*key)
+        if child is not None and not child.cancelled and child.state not in (ExecutionState.REVERTED, ExecutionState.FAILED):
+            await engine.cancel(workflow, handle["transaction_id"])
+
+    return invoke, compensate
 
 
 def error_text(exc: BaseException) -> str:
@@ -166,6 +206,8 @@ class ExecutionRun:
             if state is _S.TIMEOUT:
                 self.completed.append((step, record))
             return self._after_permanent_failure(step, StepFailure(record.error or f"step {step.name!r} failed"))
+        if step.child is not None and state is _S.INVOKING:
+            self.completed.append((step, record))  # a waiting child is cancelled if this execution is compensated
         if self.execution.cancelled:
             raise Cancelled
         if self.timed_out and state in (_S.INVOKING, _S.NOT_STARTED):
@@ -229,7 +271,9 @@ class ExecutionRun:
             record.move(status=_T.IDLE, tx=self.tx)
         if not isinstance(response, StepResponse):
             response = StepResponse(response)
-        if config.async_:  # invoke started the work; the answer comes through set_step_success
+        if config.async_ and type(response) is not _Finished:  # invoke started the work; the answer comes through set_step_success
+            if step.child is not None:
+                self.completed.append((step, record))  # a waiting child is cancelled if this execution is compensated
             try:
                 record.compensate_input = self._copy(step, record, response.compensate_input, "compensate_input")
             finally:
@@ -364,7 +408,7 @@ async def run_step(step: Step, input: Any) -> Any:
 
 
 async def run_nested(workflow: Workflow, input: Any) -> Any:
-    """A workflow awaited inside another runs in the caller's execution: its steps are the caller's."""
+    """A workflow awaited inside another runs as one step of it (``<name>-as-step``), with an execution of its own."""
     ctx = current_context.get()
     if ctx is None or ctx.runner is None:
         result = await workflow.run(input, throw_on_error=True)
@@ -374,7 +418,10 @@ async def run_nested(workflow: Workflow, input: Any) -> Any:
                 "run it with engine.run(...) and continue it by its transaction id"
             )
         return result.result
-    return await workflow.fn(input, ctx)
+    scope = _scope.get()
+    position = f"{scope.prefix}{scope.counter}"  # the position run.step gives the child's step
+    call = {"input": input, "transaction_id": f"{ctx.transaction_id}/{position}", "position": position}
+    return await ctx.runner.step(workflow.as_step, call)
 
 
 async def parallel(*awaitables: Awaitable[Any]) -> list[Any]:
