@@ -144,3 +144,46 @@ def test_cancelling_a_done_parent_compensates_its_done_child(engine_run) -> None
         assert (await engine.get("ship", "o/1")).state is ExecutionState.REVERTED
 
     engine_run(FLOWS, scenario)
+
+
+def test_cancelling_the_parent_while_its_child_runs_cancels_the_child_once_it_waits(engine_run) -> None:
+    source = FLOWS + '''
+import asyncio
+
+GATE = {}
+
+
+async def gated(input, ctx):
+    GATE["started"].set()
+    await GATE["release"].wait()
+    return StepResponse("held", compensate_input="hold")
+
+
+hold = create_step("hold", gated, compensate=undo)
+
+
+@create_workflow("held")
+async def held(input, ctx):
+    await hold(input)
+    await ask(input)
+
+
+@create_workflow("holds")
+async def holds(input, ctx):
+    await first(input)
+    await held(input)
+'''
+
+    async def scenario(engine, g):
+        g("GATE").update(started=asyncio.Event(), release=asyncio.Event())
+        running = asyncio.create_task(engine.run("holds", "x", transaction_id="h"))
+        await g("GATE")["started"].wait()
+        cancelling = asyncio.create_task(engine.cancel("holds", "h"))
+        await asyncio.sleep(0)
+        g("GATE")["release"].set()
+        assert (await cancelling).state is (await running).state is ExecutionState.REVERTED
+        child = await engine.get("held", "h/1")
+        assert child.cancelled and child.state is ExecutionState.REVERTED
+        assert g("UNDONE") == ["hold@held", "first@holds"]
+
+    engine_run(source, scenario)
