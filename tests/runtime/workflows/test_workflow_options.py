@@ -341,3 +341,36 @@ def test_sweep_deletes_old_finished_executions_and_keeps_waiting_ones(engine_run
         assert await engine.sweep() == 0
 
     engine_run(FLOWS, scenario)
+
+
+def test_a_workflow_timeout_holds_when_the_code_swallows_it_and_in_parallel_branches(engine_run) -> None:
+    source = FLOWS + '''
+from loader import parallel
+
+
+@create_workflow("swallows", timeout=0.05)
+async def swallows(input, ctx):
+    await first(input)
+    try:
+        await too_slow(input)
+    except BaseException:
+        pass
+    return "finished anyway"
+
+
+@create_workflow("branches", timeout=0.05)
+async def branches(input, ctx):
+    return await parallel(first(input), too_slow(input))
+'''
+
+    async def scenario(engine, g):
+        swallowed = await engine.run("swallows")
+        assert swallowed.state is ExecutionState.REVERTED and swallowed.result is None
+        assert swallowed.errors == ["TimeoutError: workflow 'swallows' took longer than its timeout of 0.05s"]
+        g("UNDONE").clear()
+        branched = await engine.run("branches")
+        assert branched.state is ExecutionState.REVERTED
+        assert sorted(states(branched)) == [("first", "done", "ok", "reverted"), ("too-slow", "timeout", "permanent_failure", "reverted")]
+        assert sorted(g("UNDONE"), key=str) == [None, "first"]
+
+    engine_run(source, scenario)
