@@ -32,7 +32,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from loader.errors import LoaderError, ResourceValidationError
 from loader.kinds.base import BaseBinding, BaseKind, KindChange, Runtime, defined_in
 from loader.runtime.workflow_context import StepResponse, WorkflowResult
-from loader.runtime.workflows.runner import child_step, run_nested, run_step
+from loader.runtime.workflows.children import child_step
+from loader.runtime.workflows.runner import run_nested, run_step
 from loader.types import Resource, SourceFile, caller_location
 
 __all__ = ["StepResponse", "StepConfig", "Step", "Workflow", "create_step", "create_workflow", "WorkflowKind"]

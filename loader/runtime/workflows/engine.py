@@ -25,6 +25,7 @@ from loader.runtime.workflow_context import StepResponse, WorkflowContext, Workf
 from loader.runtime.workflows.errors import WorkflowError, WorkflowExecutionError
 from loader.runtime.workflows.execution import Execution, StepRecord, checkpoint_value, now
 from loader.runtime.workflows.runner import Cancelled, ExecutionRun, Suspended, TimedOut, error_text
+from loader.runtime.workflows.scheduled import fire, sweep
 from loader.runtime.workflows.states import FINISHED, ExecutionState, StepState, StepStatus
 from loader.runtime.workflows.storage import ExecutionExistsError, MemoryWorkflowStorage, WorkflowStorage
 from loader.runtime.workflows.timers import Timer, Timers
@@ -71,7 +72,7 @@ class WorkflowEngine:
         self._running: dict[Key, tuple[Execution | None, asyncio.Future[WorkflowResult | None]]] = {}
         self._handlers: dict[tuple[str, str | None], builtins.list[Handler]] = {}
         # Every delayed action (awaiting retries, workflow timeouts, retention) goes through here.
-        self.timers = Timers(self._fire)
+        self.timers = Timers(lambda timer: fire(self, timer))
         # A child execution that waits -> its parent's (workflow, transaction id, step position).
         self._parents: dict[Key, tuple[str, str, str]] = {}
 
@@ -369,56 +370,8 @@ class WorkflowEngine:
     def unlink_child(self, child: Key) -> None:
         self._parents.pop(child, None)
 
-    async def _child_finished(self, timer: Timer) -> None:
-        parent = await self.storage.load(timer.workflow, timer.transaction_id)
-        record = parent.step_at(timer.position or "") if parent is not None else None
-        if parent is None or parent.state is not _E.INVOKING or record is None or record.state is not StepState.INVOKING or record.status is not StepStatus.WAITING:
-            return
-        handle = record.compensate_input or {}
-        child = await self.storage.load(handle.get("workflow", ""), handle.get("transaction_id", ""))
-        if child is None or child.state not in FINISHED:
-            return
-        if child.state is _E.DONE:
-            await self.set_step_success(timer.workflow, timer.transaction_id, record.name, child.result)
-        else:
-            error = "; ".join(child.errors) or f"workflow {child.workflow!r} ended {child.state.value}"
-            await self.set_step_failure(timer.workflow, timer.transaction_id, record.name, error, force_permanent_failure=True)
-
-    async def _fire(self, timer: Timer) -> None:
-        """A timer is due: act if the stored execution is still as the timer left it."""
-        key = (timer.workflow, timer.transaction_id)
-        if timer.action == "child_finished":
-            await self._child_finished(timer)
-            return
-        if timer.action == "retention":
-            execution = await self.storage.load(*key)
-            # Unchanged since it finished (a cancel of a done one finishes it again, with a timer of its own).
-            if execution is not None and execution.state in FINISHED and execution.revision == timer.guard and key not in self._running:
-                await self.storage.delete(*key)
-            return
-        wf = self.workflow(timer.workflow)
-        await self._wait_idle(key)
-        future = self._claim(key)
-        reinvoke = None
-        try:
-            execution = await self.storage.load(*key)
-            if execution is None or execution.state is not _E.INVOKING:
-                raise _Stale
-            if timer.action == "awaiting_retry":
-                record = execution.step_at(timer.position or "")
-                if record is None or record.state is not StepState.INVOKING or record.status is not StepStatus.WAITING or record.attempts != timer.guard:
-                    raise _Stale
-                reinvoke = (record.position, True)
-        except _Stale:
-            self._release(key, future, None)
-            return
-        except BaseException:
-            self._release(key, future, None)
-            raise
-        # workflow_timeout: the pass sees its deadline passed and times out what waits.
-        await self._drive(wf, execution, execution.input, future, retry_waiting=False, reinvoke=reinvoke)
-
-    def _known(self) -> dict[str, Workflow]:
+    def known(self) -> dict[str, Workflow]:
+        """The application's workflows by name (none without a container)."""
         if self.container is not None and "workflows" in self.container:
             known: dict[str, Workflow] = self.container.resolve("workflows")
             return known
@@ -427,17 +380,10 @@ class WorkflowEngine:
     async def sweep(self) -> int:
         """Delete the finished executions older than their workflow's ``retention``; how many were deleted.
 
-        Runs when the application starts; a finished execution is also deleted by a timer once
-        its retention passed, while this process runs.
+        Runs when the application starts; while this process runs, a timer deletes each
+        finished execution once its retention passed.
         """
-        deleted = 0
-        for wf in self._known().values():
-            if wf.retention is None:
-                continue
-            for execution in await self.storage.list(wf.name):
-                if execution.state in FINISHED and execution.updated_at + wf.retention <= now() and (wf.name, execution.transaction_id) not in self._running:
-                    deleted += await self.storage.delete(wf.name, execution.transaction_id)
-        return deleted
+        return await sweep(self)
 
     # -- inspecting ----------------------------------------------------------------------
     async def get(self, workflow: str | Workflow, transaction_id: str) -> Execution:
@@ -485,10 +431,6 @@ class WorkflowEngine:
 
     def __repr__(self) -> str:
         return f"<WorkflowEngine storage={self.storage!r}>"
-
-
-class _Stale(Exception):
-    """A timer came for an execution that moved on: nothing to do."""
 
 
 _default: WorkflowEngine | None = None

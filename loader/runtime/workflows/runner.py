@@ -12,7 +12,7 @@ failure) and its outcome is checkpointed before the workflow goes on.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ExecutionRun", "StepFailure", "Suspended", "Cancelled", "TimedOut",
-    "run_step", "run_nested", "parallel", "retry_delay", "error_text",
+    "run_step", "run_nested", "parallel", "retry_delay", "error_text", "Finished",
 ]
 
 _S, _T = StepState, StepStatus
@@ -55,43 +55,8 @@ class TimedOut(BaseException):
 
 
 @dataclass(frozen=True, slots=True)
-class _Finished(StepResponse[Any]):
+class Finished(StepResponse[Any]):
     """A child workflow's answer when it finished at once: its step is done, not waiting."""
-
-
-def child_step(workflow: Workflow) -> tuple[Callable[..., Awaitable[StepResponse[Any]]], Callable[..., Awaitable[None]]]:
-    """The invoke and compensate of ``<workflow>-as-step``: the step a parent records for a child workflow.
-
-    The child runs as an execution of its own (transaction id ``<parent tx>/<position>``). When
-    it finishes at once, the step is done with its result; when it waits, the step waits too and
-    the engine marks it when the child finishes; when it fails, the step fails permanently.
-    Compensating the step cancels the child (which no longer reports to the parent).
-    """
-
-    async def invoke(call: dict[str, str], ctx: WorkflowContext) -> StepResponse[Any]:
-        engine = ctx.engine
-        assert engine is not None
-        tx = call["transaction_id"]
-        result = await engine.run(workflow, call["input"], transaction_id=tx)
-        handle = {"workflow": workflow.name, "transaction_id": tx}
-        if result.state is ExecutionState.DONE:
-            return _Finished(result.result, handle)
-        if result.waiting:
-            engine.link_child((workflow.name, tx), (ctx.workflow, ctx.transaction_id, call["position"]))
-            return StepResponse(None, handle)
-        raise PermanentStepFailure("; ".join(result.errors) or f"workflow {workflow.name!r} ended {result.state.value}")
-
-    async def compensate(handle: dict[str, str] | None, ctx: WorkflowContext) -> None:
-        engine = ctx.engine
-        if not handle or engine is None:
-            return
-        key = (handle["workflow"], handle["transaction_id"])
-        engine.unlink_child(key)  # the child, cancelled by its parent, does not call back
-        child = await engine.storage.load(*key)
-        if child is not None and not child.cancelled and child.state not in (ExecutionState.REVERTED, ExecutionState.FAILED):
-            await engine.cancel(workflow, handle["transaction_id"])
-
-    return invoke, compensate
 
 
 def error_text(exc: BaseException) -> str:
@@ -271,7 +236,7 @@ class ExecutionRun:
             record.move(status=_T.IDLE, tx=self.tx)
         if not isinstance(response, StepResponse):
             response = StepResponse(response)
-        if config.async_ and type(response) is not _Finished:  # invoke started the work; the answer comes through set_step_success
+        if config.async_ and type(response) is not Finished:  # invoke started the work; the answer comes through set_step_success
             if step.child is not None:
                 self.completed.append((step, record))  # a waiting child is cancelled if this execution is compensated
             try:
