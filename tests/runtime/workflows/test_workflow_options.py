@@ -374,3 +374,22 @@ async def branches(input, ctx):
         assert sorted(g("UNDONE"), key=str) == [None, "first"]
 
     engine_run(source, scenario)
+
+
+def test_huge_timeouts_and_retentions_are_fine(engine_run) -> None:
+    source = FLOWS + '''
+
+@create_workflow("patient", timeout=1e300, retention=1e300)
+async def patient(input, ctx):
+    await first(input)
+    return await external(input)
+'''
+
+    async def scenario(engine, g):
+        waiting = await engine.run("patient", transaction_id="p")
+        assert waiting.waiting and [t.action for t in engine.timers.pending("patient")] == ["workflow_timeout"]
+        done = await engine.set_step_success("patient", "p", "external", "ok")
+        assert done.ok and [t.action for t in engine.timers.pending("patient")] == ["workflow_timeout", "retention"]
+        assert await engine.sweep() == 0 and (await engine.get("patient", "p")).state is ExecutionState.DONE
+
+    engine_run(source, scenario)
