@@ -72,7 +72,7 @@ async def child_finished(engine: WorkflowEngine, timer: Timer) -> None:
     if child is None or child.state not in FINISHED:
         return
     if child.state is _E.DONE:
-        await engine.set_step_success(timer.workflow, timer.transaction_id, record.name, child.result)
+        await engine.set_step_success(timer.workflow, timer.transaction_id, record.name, child.result, position=record.position)
     else:
         error = "; ".join(child.errors) or f"workflow {child.workflow!r} ended {child.state.value}"
-        await engine.set_step_failure(timer.workflow, timer.transaction_id, record.name, error, force_permanent_failure=True)
+        await engine.set_step_failure(timer.workflow, timer.transaction_id, record.name, error, force_permanent_failure=True, position=record.position)

@@ -258,6 +258,7 @@ class WorkflowEngine:
     # -- waiting executions ----------------------------------------------------------------
     async def _waiting_step(
         self, workflow: str | Workflow, transaction_id: str, step: str, statuses: tuple[StepStatus, ...] = (StepStatus.WAITING,),
+        position: str | None = None,
     ) -> tuple[Workflow, Execution, StepRecord, asyncio.Future[WorkflowResult | None]]:
         wf = self.workflow(workflow)
         key = (wf.name, transaction_id)
@@ -266,22 +267,29 @@ class WorkflowEngine:
         try:
             execution = await self._load(key)
             for record in execution.steps:
-                if record.name == step and record.state is StepState.INVOKING and record.status in statuses:
+                if record.name == step and record.state is StepState.INVOKING and record.status in statuses and position in (None, record.position):
                     if execution.state is not _E.INVOKING:
                         break
                     return wf, execution, record, future
-            states = [f"{r.state.value}/{r.status.value}" for r in execution.steps if r.name == step]
+            states = [f"{r.state.value}/{r.status.value}" for r in execution.steps if r.name == step and position in (None, r.position)]
+            at = "" if position is None else f" at position {position}"
             raise WorkflowError(
-                f"workflow {wf.name!r}, execution {transaction_id}: step {step!r} is not waiting for a response "
+                f"workflow {wf.name!r}, execution {transaction_id}: step {step!r}{at} is not waiting for a response "
                 f"(execution {execution.state.value}; step {', '.join(states) or 'never called'})"
             )
         except BaseException:
             self._release(key, future, None)
             raise
 
-    async def set_step_success(self, workflow: str | Workflow, transaction_id: str, step: str, output: Any = None) -> WorkflowResult:
-        """Complete a waiting async step with ``output`` (or a ``StepResponse``) and continue the execution."""
-        wf, execution, record, future = await self._waiting_step(workflow, transaction_id, step)
+    async def set_step_success(
+        self, workflow: str | Workflow, transaction_id: str, step: str, output: Any = None, *, position: str | None = None,
+    ) -> WorkflowResult:
+        """Complete a waiting async step with ``output`` (or a ``StepResponse``) and continue the execution.
+
+        ``position`` picks one call of a step called more than once (``StepRecord.position``);
+        by default the first that waits.
+        """
+        wf, execution, record, future = await self._waiting_step(workflow, transaction_id, step, position=position)
         response = output if isinstance(output, StepResponse) else StepResponse(output, record.compensate_input)
         ctx = WorkflowContext(transaction_id, wf.name, self.container, self, execution)
         try:
@@ -296,16 +304,17 @@ class WorkflowEngine:
 
     async def set_step_failure(
         self, workflow: str | Workflow, transaction_id: str, step: str, error: Any, *, force_permanent_failure: bool = False,
+        position: str | None = None,
     ) -> WorkflowResult:
         """Fail a waiting async step and continue: it is retried within ``max_retries`` unless the failure is forced permanent."""
-        wf, execution, record, future = await self._waiting_step(workflow, transaction_id, step)
+        wf, execution, record, future = await self._waiting_step(workflow, transaction_id, step, position=position)
         record.error = error_text(error) if isinstance(error, BaseException) else str(error)
         record.move(status=StepStatus.PERMANENT_FAILURE if force_permanent_failure else StepStatus.TEMPORARY_FAILURE, tx=transaction_id)
         await self.storage.checkpoint(execution, record)
         await self.emit(execution, "step_failure", step)
         return (await self._drive(wf, execution, execution.input, future, retry_waiting=False))[0]
 
-    async def retry_step(self, workflow: str | Workflow, transaction_id: str, step: str) -> WorkflowResult:
+    async def retry_step(self, workflow: str | Workflow, transaction_id: str, step: str, *, position: str | None = None) -> WorkflowResult:
         """Invoke a waiting step again now, and go on from there.
 
         The step waits for an answer (an async step; or one a crash interrupted) or was left
@@ -318,7 +327,7 @@ class WorkflowEngine:
             WorkflowError: unknown workflow or execution, or the step does not wait.
         """
         wf, execution, record, future = await self._waiting_step(
-            workflow, transaction_id, step, (StepStatus.WAITING, StepStatus.TEMPORARY_FAILURE),
+            workflow, transaction_id, step, (StepStatus.WAITING, StepStatus.TEMPORARY_FAILURE), position,
         )
         return (await self._drive(wf, execution, execution.input, future, retry_waiting=True, reinvoke=(record.position, False)))[0]
 

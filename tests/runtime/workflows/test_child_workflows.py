@@ -187,3 +187,32 @@ async def holds(input, ctx):
         assert g("UNDONE") == ["hold@held", "first@holds"]
 
     engine_run(source, scenario)
+
+
+def test_two_waiting_children_in_parallel_each_report_to_their_own_step(engine_run) -> None:
+    source = FLOWS + '''
+from loader import parallel
+
+
+@create_workflow("two")
+async def two(input, ctx):
+    return await parallel(ship("ask"), ship("ask"))
+'''
+
+    async def scenario(engine, g):
+        finished = asyncio.Event()
+        engine.subscribe("two", lambda event: finished.set() if event.type == "finish" else None)
+        waiting = await engine.run("two", transaction_id="t")
+        assert waiting.waiting and [(s.name, s.position) for s in waiting.steps] == [("ship-as-step", "0.0.0"), ("ship-as-step", "0.1.0")]
+        await engine.set_step_success("ship", "t/0.1.0", "ask", "second")  # the second child ends first
+        async with asyncio.timeout(10):  # the engine reports it to the parent on its own
+            while (execution := await engine.get("two", "t")).steps[1].state.value != "done":
+                await asyncio.sleep(0.002)
+        assert [(s.position, s.state.value) for s in execution.steps] == [("0.0.0", "invoking"), ("0.1.0", "done")]
+        await engine.set_step_success("ship", "t/0.0.0", "ask", "first")
+        await asyncio.wait_for(finished.wait(), 10)
+        assert (await engine.get("two", "t")).result == [{"shipped": "ask"}, {"shipped": "ask"}]
+        with pytest.raises(WorkflowError, match="step 'ship-as-step' at position 9 is not waiting for a response \\(execution done; step never called\\)"):
+            await engine.retry_step("two", "t", "ship-as-step", position="9")
+
+    engine_run(source, scenario)
