@@ -236,6 +236,8 @@ class WorkflowEngine:
             await self.storage.checkpoint(execution)  # every step row was checkpointed as it changed
             result = self._result(execution, value)
             if execution.state in FINISHED:
+                if self.timers:  # what was scheduled for it while it ran or waited is moot now
+                    self.timers.cancel(wf.name, execution.transaction_id)
                 await self.emit(execution, "finish")
                 if self._parents and key in self._parents:
                     parent = self._parents.pop(key)

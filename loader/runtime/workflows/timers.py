@@ -56,7 +56,12 @@ class Timers:
     def __init__(self, fire: Callable[[Timer], Awaitable[None]]) -> None:
         self._fire = fire
         self._pending: dict[Timer, asyncio.TimerHandle] = {}
+        # (workflow, transaction id) -> its pending timers: cancelling them costs what they are.
+        self._by_execution: dict[tuple[str, str], set[Timer]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+
+    def __len__(self) -> int:
+        return len(self._pending)
 
     def schedule(self, timer: Timer) -> None:
         """Run the timer's action at ``timer.at`` (now if that is past). The same timer twice is one."""
@@ -64,12 +69,22 @@ class Timers:
             return
         loop = asyncio.get_running_loop()
         self._pending[timer] = loop.call_later(max(0.0, timer.at - time.time()), self._start, timer)
+        self._by_execution.setdefault((timer.workflow, timer.transaction_id), set()).add(timer)
 
     def cancel(self, workflow: str, transaction_id: str, action: str | None = None) -> None:
         """Drop the execution's pending timers (of one action, or all)."""
-        for timer in [t for t in self._pending if t.workflow == workflow and t.transaction_id == transaction_id]:
+        for timer in list(self._by_execution.get((workflow, transaction_id), ())):
             if action is None or timer.action == action:
+                self._forget(timer)
                 self._pending.pop(timer).cancel()
+
+    def _forget(self, timer: Timer) -> None:
+        key = (timer.workflow, timer.transaction_id)
+        timers = self._by_execution.get(key)
+        if timers is not None:
+            timers.discard(timer)
+            if not timers:
+                del self._by_execution[key]
 
     def pending(self, workflow: str | None = None, transaction_id: str | None = None) -> list[Timer]:
         """Timers not fired yet, soonest first."""
@@ -80,6 +95,7 @@ class Timers:
 
     def _start(self, timer: Timer) -> None:
         self._pending.pop(timer, None)
+        self._forget(timer)
         task = asyncio.get_running_loop().create_task(self._run(timer))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -95,6 +111,7 @@ class Timers:
         for handle in self._pending.values():
             handle.cancel()
         self._pending.clear()
+        self._by_execution.clear()
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
