@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from loader.errors import LoaderError, ResourceValidationError
 from loader.kinds.base import BaseBinding, BaseKind, KindChange, Runtime, defined_in
@@ -59,6 +59,15 @@ class StepConfig(BaseModel):
     skip_on_permanent_failure: bool | Annotated[str, Field(min_length=1)] = False
     continue_on_permanent_failure: bool = False
     timeout: float | None = Field(None, gt=0)
+
+    @model_validator(mode="after")
+    def _awaiting_options_need_an_async_step(self) -> StepConfig:
+        # An option that could never act is a mistake to report, not to ignore.
+        if self.max_awaiting_retries is not None and self.retry_interval_awaiting is None:
+            raise ValueError("max_awaiting_retries needs retry_interval_awaiting (the interval of the re-invocations it bounds)")
+        if self.retry_interval_awaiting is not None and not self.async_:
+            raise ValueError("retry_interval_awaiting applies to a step that waits for an answer: add async_=True")
+        return self
 
 
 _CHILD_CONFIG = StepConfig.model_validate({"async_": True})
@@ -148,7 +157,7 @@ def create_step(
     try:
         parsed = StepConfig(**config)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" if e["loc"] else e["msg"] for e in exc.errors())
         raise ResourceValidationError(
             f"create_step({name!r}): {problems}; expected keys {', '.join(StepConfig.model_fields)}", path=path, line=line
         ) from None

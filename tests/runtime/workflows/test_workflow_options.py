@@ -231,6 +231,8 @@ def test_bad_awaiting_options_point_at_the_line(make_project) -> None:
         ("retry_interval_awaiting=0", "retry_interval_awaiting: Input should be greater than 0"),
         ("retry_interval_awaiting=float('inf')", "retry_interval_awaiting: Input should be a finite number"),
         ("max_awaiting_retries=-1", "max_awaiting_retries: Input should be greater than or equal to 0"),
+        ("async_=True, max_awaiting_retries=2", "create_step('s'): Value error, max_awaiting_retries needs retry_interval_awaiting"),
+        ("retry_interval_awaiting=5", "create_step('s'): Value error, retry_interval_awaiting applies to a step that waits for an answer: add async_=True"),
     ]:
         root = make_project({"src/workflows/bad.py": f"from loader import create_step\n\nasync def s(input, ctx):\n    pass\n\nstep = create_step('s', s, {options})\n"})
         [error] = load_project(root).errors
