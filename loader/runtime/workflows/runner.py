@@ -172,7 +172,7 @@ class ExecutionRun:
                 self.completed.append((step, record))
             return self._after_permanent_failure(step, StepFailure(record.error or f"step {step.name!r} failed"))
         if step.child is not None and state is _S.INVOKING:
-            self.completed.append((step, record))  # a waiting child is cancelled if this execution is compensated
+            self._keep_child(step, record)  # a waiting child is cancelled if this execution is compensated
         if self.execution.cancelled:
             raise Cancelled
         if self.timed_out and state in (_S.INVOKING, _S.NOT_STARTED):
@@ -303,6 +303,9 @@ class ExecutionRun:
             record.error = f"TimeoutError: workflow {self.execution.workflow!r} timed out while step {step.name!r} ran or waited"
             record.finished_at = now()
             self.timed_out_records.append(record)
+            if step.child is not None:  # cut short while the child ran: compensating cancels it
+                self._keep_child(step, record)
+                return
         elif record.state is _S.NOT_STARTED:
             record.move(_S.SKIPPED_FAILURE, tx=self.tx)
             self.timed_out_records.append(record)
@@ -311,6 +314,12 @@ class ExecutionRun:
             return
         if not any(r is record for _, r in self.completed):
             self.completed.append((step, record))
+
+    def _keep_child(self, step: Step, record: StepRecord) -> None:
+        """A child's step to compensate (by cancelling the child) even if its invoke never returned."""
+        if record.compensate_input is None and step.child is not None:
+            record.compensate_input = {"workflow": step.child.name, "transaction_id": f"{self.tx}/{record.position}"}
+        self.completed.append((step, record))
 
     async def workflow_timed_out(self, timeout: float) -> list[str]:
         """Checkpoint the steps the workflow's timeout cut short; the errors to compensate with."""

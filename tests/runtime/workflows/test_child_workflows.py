@@ -216,3 +216,42 @@ async def two(input, ctx):
             await engine.retry_step("two", "t", "ship-as-step", position="9")
 
     engine_run(source, scenario)
+
+
+def test_a_parent_timeout_while_its_child_runs_cancels_the_child(engine_run) -> None:
+    source = FLOWS + '''
+import asyncio
+
+
+async def slow(input, ctx):
+    CALLS.append("slow")
+    await asyncio.sleep(30)
+
+
+crawl = create_step("crawl", slow, compensate=undo)
+
+
+@create_workflow("crawls")
+async def crawls(input, ctx):
+    await pack(input)
+    await crawl(input)
+
+
+@create_workflow("impatient", timeout=0.05)
+async def impatient(input, ctx):
+    await first(input)
+    await crawls(input)
+'''
+
+    async def scenario(engine, g):
+        result = await engine.run("impatient", "x", transaction_id="i")
+        assert result.state is ExecutionState.REVERTED
+        assert result.errors == ["TimeoutError: workflow 'impatient' took longer than its timeout of 0.05s"]
+        assert [(s.name, s.state.value, s.compensate_state.value) for s in result.steps] == [
+            ("first", "done", "reverted"), ("crawls-as-step", "timeout", "reverted"),
+        ]
+        child = await engine.get("crawls", "i/1")
+        assert child.cancelled and child.state is ExecutionState.REVERTED
+        assert g("UNDONE") == ["pack@crawls", "first@impatient"]
+
+    engine_run(source, scenario)
