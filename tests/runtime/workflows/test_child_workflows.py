@@ -237,7 +237,7 @@ async def crawls(input, ctx):
     await crawl(input)
 
 
-@create_workflow("impatient", timeout=0.05)
+@create_workflow("impatient", timeout=0.2)
 async def impatient(input, ctx):
     await first(input)
     await crawls(input)
@@ -246,7 +246,7 @@ async def impatient(input, ctx):
     async def scenario(engine, g):
         result = await engine.run("impatient", "x", transaction_id="i")
         assert result.state is ExecutionState.REVERTED
-        assert result.errors == ["TimeoutError: workflow 'impatient' took longer than its timeout of 0.05s"]
+        assert result.errors == ["TimeoutError: workflow 'impatient' took longer than its timeout of 0.2s"]
         assert [(s.name, s.state.value, s.compensate_state.value) for s in result.steps] == [
             ("first", "done", "reverted"), ("crawls-as-step", "timeout", "reverted"),
         ]

@@ -82,14 +82,14 @@ async def nudges(input, ctx):
     return await nudge(input)
 
 
-@create_workflow("slow", timeout=0.05)
+@create_workflow("slow", timeout=0.2)
 async def slow_flow(input, ctx):
     await first(input)
     await too_slow(input)
     return await last(input)
 
 
-@create_workflow("parked", timeout=0.05)
+@create_workflow("parked", timeout=0.2)
 async def parked_flow(input, ctx):
     await first(input)
     await parked(input)
@@ -213,12 +213,8 @@ def test_an_answer_stops_the_awaiting_retries(engine_run) -> None:
         done = await engine.set_step_success("nudges", tx, "nudge", "answer")
         calls = list(g("CALLS"))
         assert done.ok and done.result == "answer" and calls[:2] == ["nudge", "nudge"]
-
-        async def no_timer_left() -> bool:
-            return engine.timers.pending("nudges") == []
-
-        await until(no_timer_left)  # the timer scheduled before the answer fired, and did nothing
-        await asyncio.sleep(0.03)
+        assert engine.timers.pending("nudges") == []  # the re-invocation scheduled before the answer was dropped
+        await asyncio.sleep(0.03)  # several intervals
         assert g("CALLS") == calls and (await engine.get("nudges", tx)).state is ExecutionState.DONE
 
     engine_run(FLOWS, scenario)
@@ -247,7 +243,7 @@ def test_a_workflow_timeout_marks_the_running_step_timeout_and_compensates_witho
         engine.subscribe("slow", lambda event: events.append(event.type))
         result = await engine.run("slow")
         assert result.state is ExecutionState.REVERTED
-        assert result.errors == ["TimeoutError: workflow 'slow' took longer than its timeout of 0.05s"]
+        assert result.errors == ["TimeoutError: workflow 'slow' took longer than its timeout of 0.2s"]
         assert states(result) == [("first", "done", "ok", "reverted"), ("too-slow", "timeout", "permanent_failure", "reverted")]
         assert g("CALLS") == ["first", "slow"] and g("UNDONE") == [None, "first"]  # continue_on_permanent_failure did not apply
         assert events == ["begin", "step_success", "step_failure", "timeout", "compensate_begin",
@@ -279,12 +275,12 @@ def test_an_answer_after_the_deadline_does_not_run_the_rest(engine_run) -> None:
         execution = await engine.get("parked", tx)
 
         async def past_deadline() -> bool:
-            return time.time() > execution.created_at + 0.05
+            return time.time() > execution.created_at + 0.2
 
         await until(past_deadline)
         late = await engine.set_step_success("parked", tx, "parked", "late")
         assert late.state is ExecutionState.REVERTED and "last" not in g("CALLS")
-        assert late.errors == ["TimeoutError: workflow 'parked' took longer than its timeout of 0.05s"]
+        assert late.errors == ["TimeoutError: workflow 'parked' took longer than its timeout of 0.2s"]
         assert g("UNDONE") == ["parked", "first"]
 
     engine_run(FLOWS, scenario)
@@ -350,7 +346,7 @@ def test_a_workflow_timeout_holds_when_the_code_swallows_it_and_in_parallel_bran
 from loader import parallel
 
 
-@create_workflow("swallows", timeout=0.05)
+@create_workflow("swallows", timeout=0.2)
 async def swallows(input, ctx):
     await first(input)
     try:
@@ -360,7 +356,7 @@ async def swallows(input, ctx):
     return "finished anyway"
 
 
-@create_workflow("branches", timeout=0.05)
+@create_workflow("branches", timeout=0.2)
 async def branches(input, ctx):
     return await parallel(first(input), too_slow(input))
 '''
@@ -368,7 +364,7 @@ async def branches(input, ctx):
     async def scenario(engine, g):
         swallowed = await engine.run("swallows")
         assert swallowed.state is ExecutionState.REVERTED and swallowed.result is None
-        assert swallowed.errors == ["TimeoutError: workflow 'swallows' took longer than its timeout of 0.05s"]
+        assert swallowed.errors == ["TimeoutError: workflow 'swallows' took longer than its timeout of 0.2s"]
         g("UNDONE").clear()
         branched = await engine.run("branches")
         assert branched.state is ExecutionState.REVERTED
