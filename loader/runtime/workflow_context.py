@@ -1,8 +1,8 @@
 """What workflow code sees: ``StepResponse``, the ``ctx`` it receives, and the ``WorkflowResult``.
 
 A running workflow keeps its context in a context variable, so a step awaited anywhere in the
-workflow's code (or in a nested workflow, or a ``parallel`` branch) is recorded under the same
-execution. The engine is :class:`loader.runtime.workflows.engine.WorkflowEngine`.
+workflow's code (or in a ``parallel`` branch) is recorded under the same execution; a workflow
+awaited inside it is one step of it with an execution of its own. The engine is :class:`loader.runtime.workflows.engine.WorkflowEngine`.
 """
 
 from __future__ import annotations

@@ -23,10 +23,12 @@ from typing import TYPE_CHECKING, Any
 from loader.core.awaitables import resolve
 from loader.runtime.workflow_context import StepResponse, WorkflowContext, WorkflowResult
 from loader.runtime.workflows.errors import WorkflowError, WorkflowExecutionError
-from loader.runtime.workflows.execution import Execution, StepRecord, checkpoint_value
-from loader.runtime.workflows.runner import Cancelled, ExecutionRun, Suspended, error_text
+from loader.runtime.workflows.execution import Execution, StepRecord, checkpoint_value, now
+from loader.runtime.workflows.runner import Cancelled, ExecutionRun, Suspended, TimedOut, error_text
+from loader.runtime.workflows.scheduled import fire, sweep
 from loader.runtime.workflows.states import FINISHED, ExecutionState, StepState, StepStatus
 from loader.runtime.workflows.storage import ExecutionExistsError, MemoryWorkflowStorage, WorkflowStorage
+from loader.runtime.workflows.timers import Timer, Timers
 
 if TYPE_CHECKING:
     from loader.kinds.workflows import Workflow
@@ -42,7 +44,7 @@ Key = tuple[str, str]
 @dataclass(frozen=True, slots=True)
 class WorkflowEvent:
     """A lifecycle event: ``begin``, ``resume``, ``step_success``, ``step_failure``, ``step_awaiting``,
-    ``step_skipped``, ``compensate_begin``, ``compensate_step_success``, ``compensate_step_failure``, ``finish``."""
+    ``step_skipped``, ``timeout``, ``compensate_begin``, ``compensate_step_success``, ``compensate_step_failure``, ``finish``."""
 
     type: str
     workflow: str
@@ -69,6 +71,18 @@ class WorkflowEngine:
         self.container = container
         self._running: dict[Key, tuple[Execution | None, asyncio.Future[WorkflowResult | None]]] = {}
         self._handlers: dict[tuple[str, str | None], builtins.list[Handler]] = {}
+        # Every delayed action (awaiting retries, workflow timeouts, retention) goes through here.
+        self.timers = Timers(lambda timer: fire(self, timer))
+        # A child execution that waits -> its parent's (workflow, transaction id, step position).
+        self._parents: dict[Key, tuple[str, str, str]] = {}
+
+    async def on_start(self) -> None:
+        """The application starts: delete the finished executions past their workflow's ``retention``."""
+        await self.sweep()
+
+    async def on_shutdown(self) -> None:
+        """The application stops: pending timers are dropped (in-process timers die with the process)."""
+        await self.timers.close()
 
     # -- resolving ---------------------------------------------------------------------------
     def workflow(self, workflow: str | Workflow) -> Workflow:
@@ -165,12 +179,17 @@ class WorkflowEngine:
             future.set_result(result)
 
     async def _drive(
-        self, wf: Workflow, execution: Execution, input: Any, future: asyncio.Future[WorkflowResult | None], *, retry_waiting: bool,
+        self, wf: Workflow, execution: Execution, input: Any, future: asyncio.Future[WorkflowResult | None], *,
+        retry_waiting: bool, reinvoke: tuple[str, bool] | None = None,
     ) -> tuple[WorkflowResult, BaseException | None]:
         key = (wf.name, execution.transaction_id)
         self._running[key] = (execution, future)
         ctx = WorkflowContext(execution.transaction_id, wf.name, self.container, self, execution)
         run = ctx.runner = ExecutionRun(self, wf, execution, ctx, retry_waiting=retry_waiting)
+        run.reinvoke = reinvoke
+        remaining = None if wf.timeout is None else execution.created_at + wf.timeout - now()
+        if remaining is not None and remaining <= 0:
+            run.timed_out = True  # it waited past the deadline: what waits is timed out, nothing new runs
         value: Any = None
         error: BaseException | None = None
         result: WorkflowResult | None = None
@@ -183,15 +202,31 @@ class WorkflowEngine:
             else:
                 await self.emit(execution, "resume")
             try:
-                value = await wf.fn(input, ctx)
+                if remaining is None or run.timed_out:
+                    value = await wf.fn(input, ctx)
+                else:
+                    async with asyncio.timeout(remaining) as run.deadline:
+                        value = await wf.fn(input, ctx)
+                    if run.deadline.expired():  # the code swallowed the cancellation: still timed out
+                        raise TimedOut
                 if execution.cancelled:
                     raise Cancelled
                 execution.result = checkpoint_value(value, what=f"result of workflow {wf.name!r}")
             except Suspended:
                 if execution.cancelled:  # cancelled while the step that now waits was being invoked
                     await run.compensate([cancelled])
+                elif wf.timeout is not None:
+                    self.timers.schedule(Timer(execution.created_at + wf.timeout, "workflow_timeout", wf.name, execution.transaction_id))
             except Cancelled:
                 await run.compensate([cancelled])
+            except TimedOut:
+                await run.compensate(await run.workflow_timed_out(wf.timeout or 0))
+            except TimeoutError as exc:
+                if run.deadline is not None and run.deadline.expired():
+                    await run.compensate(await run.workflow_timed_out(wf.timeout or 0))
+                else:
+                    error = exc
+                    await run.compensate([error_text(exc)])
             except Exception as exc:
                 error = exc
                 await run.compensate([error_text(exc)])
@@ -201,7 +236,14 @@ class WorkflowEngine:
             await self.storage.checkpoint(execution)  # every step row was checkpointed as it changed
             result = self._result(execution, value)
             if execution.state in FINISHED:
+                if self.timers:  # what was scheduled for it while it ran or waited is moot now
+                    self.timers.cancel(wf.name, execution.transaction_id)
                 await self.emit(execution, "finish")
+                if self._parents and key in self._parents:
+                    parent = self._parents.pop(key)
+                    self.timers.schedule(Timer(now(), "child_finished", *parent))
+                if wf.retention is not None:
+                    self.timers.schedule(Timer(now() + wf.retention, "retention", wf.name, execution.transaction_id, guard=execution.revision))
             return result, error
         finally:
             run.leave(tokens)
@@ -216,7 +258,10 @@ class WorkflowEngine:
         )
 
     # -- waiting executions ----------------------------------------------------------------
-    async def _waiting_step(self, workflow: str | Workflow, transaction_id: str, step: str) -> tuple[Workflow, Execution, StepRecord, asyncio.Future[WorkflowResult | None]]:
+    async def _waiting_step(
+        self, workflow: str | Workflow, transaction_id: str, step: str, statuses: tuple[StepStatus, ...] = (StepStatus.WAITING,),
+        position: str | None = None,
+    ) -> tuple[Workflow, Execution, StepRecord, asyncio.Future[WorkflowResult | None]]:
         wf = self.workflow(workflow)
         key = (wf.name, transaction_id)
         await self._wait_idle(key)
@@ -224,22 +269,29 @@ class WorkflowEngine:
         try:
             execution = await self._load(key)
             for record in execution.steps:
-                if record.name == step and record.state is StepState.INVOKING and record.status is StepStatus.WAITING:
+                if record.name == step and record.state is StepState.INVOKING and record.status in statuses and position in (None, record.position):
                     if execution.state is not _E.INVOKING:
                         break
                     return wf, execution, record, future
-            states = [f"{r.state.value}/{r.status.value}" for r in execution.steps if r.name == step]
+            states = [f"{r.state.value}/{r.status.value}" for r in execution.steps if r.name == step and position in (None, r.position)]
+            at = "" if position is None else f" at position {position}"
             raise WorkflowError(
-                f"workflow {wf.name!r}, execution {transaction_id}: step {step!r} is not waiting for a response "
+                f"workflow {wf.name!r}, execution {transaction_id}: step {step!r}{at} is not waiting for a response "
                 f"(execution {execution.state.value}; step {', '.join(states) or 'never called'})"
             )
         except BaseException:
             self._release(key, future, None)
             raise
 
-    async def set_step_success(self, workflow: str | Workflow, transaction_id: str, step: str, output: Any = None) -> WorkflowResult:
-        """Complete a waiting async step with ``output`` (or a ``StepResponse``) and continue the execution."""
-        wf, execution, record, future = await self._waiting_step(workflow, transaction_id, step)
+    async def set_step_success(
+        self, workflow: str | Workflow, transaction_id: str, step: str, output: Any = None, *, position: str | None = None,
+    ) -> WorkflowResult:
+        """Complete a waiting async step with ``output`` (or a ``StepResponse``) and continue the execution.
+
+        ``position`` picks one call of a step called more than once (``StepRecord.position``);
+        by default the first that waits.
+        """
+        wf, execution, record, future = await self._waiting_step(workflow, transaction_id, step, position=position)
         response = output if isinstance(output, StepResponse) else StepResponse(output, record.compensate_input)
         ctx = WorkflowContext(transaction_id, wf.name, self.container, self, execution)
         try:
@@ -254,14 +306,32 @@ class WorkflowEngine:
 
     async def set_step_failure(
         self, workflow: str | Workflow, transaction_id: str, step: str, error: Any, *, force_permanent_failure: bool = False,
+        position: str | None = None,
     ) -> WorkflowResult:
         """Fail a waiting async step and continue: it is retried within ``max_retries`` unless the failure is forced permanent."""
-        wf, execution, record, future = await self._waiting_step(workflow, transaction_id, step)
+        wf, execution, record, future = await self._waiting_step(workflow, transaction_id, step, position=position)
         record.error = error_text(error) if isinstance(error, BaseException) else str(error)
         record.move(status=StepStatus.PERMANENT_FAILURE if force_permanent_failure else StepStatus.TEMPORARY_FAILURE, tx=transaction_id)
         await self.storage.checkpoint(execution, record)
         await self.emit(execution, "step_failure", step)
         return (await self._drive(wf, execution, execution.input, future, retry_waiting=False))[0]
+
+    async def retry_step(self, workflow: str | Workflow, transaction_id: str, step: str, *, position: str | None = None) -> WorkflowResult:
+        """Invoke a waiting step again now, and go on from there.
+
+        The step waits for an answer (an async step; or one a crash interrupted) or was left
+        temporarily failed by ``auto_retry=False``. A waiting async step's re-invocation counts
+        in its ``awaiting_retries`` (not against ``max_retries``), and is not refused by
+        ``max_awaiting_retries``: that bound is for the timer. Returns when the execution
+        finishes or waits again.
+
+        Raises:
+            WorkflowError: unknown workflow or execution, or the step does not wait.
+        """
+        wf, execution, record, future = await self._waiting_step(
+            workflow, transaction_id, step, (StepStatus.WAITING, StepStatus.TEMPORARY_FAILURE), position,
+        )
+        return (await self._drive(wf, execution, execution.input, future, retry_waiting=True, reinvoke=(record.position, False)))[0]
 
     async def cancel(self, workflow: str | Workflow, transaction_id: str) -> WorkflowResult:
         """Cancel an execution: its completed steps are compensated in reverse order.
@@ -298,6 +368,33 @@ class WorkflowEngine:
             raise WorkflowError(f"{what} is already being compensated; it cannot be cancelled")
         if execution.state in (_E.FAILED, _E.REVERTED):
             raise WorkflowError(f"{what} already ended {execution.state.value}; it cannot be cancelled")
+
+    # -- timers ------------------------------------------------------------------------
+    def schedule_awaiting_retry(self, execution: Execution, record: StepRecord, interval: float) -> None:
+        """Re-invoke ``record``'s step in ``interval`` seconds if it still waits for that attempt's answer."""
+        self.timers.schedule(Timer(now() + interval, "awaiting_retry", execution.workflow, execution.transaction_id, record.position, record.attempts))
+
+    def link_child(self, child: Key, parent: tuple[str, str, str]) -> None:
+        """``child`` waits: when it finishes, mark the parent's step (workflow, tx, position) through the engine."""
+        self._parents[child] = parent
+
+    def unlink_child(self, child: Key) -> None:
+        self._parents.pop(child, None)
+
+    def known(self) -> dict[str, Workflow]:
+        """The application's workflows by name (none without a container)."""
+        if self.container is not None and "workflows" in self.container:
+            known: dict[str, Workflow] = self.container.resolve("workflows")
+            return known
+        return {}
+
+    async def sweep(self) -> int:
+        """Delete the finished executions older than their workflow's ``retention``; how many were deleted.
+
+        Runs when the application starts; while this process runs, a timer deletes each
+        finished execution once its retention passed.
+        """
+        return await sweep(self)
 
     # -- inspecting ----------------------------------------------------------------------
     async def get(self, workflow: str | Workflow, transaction_id: str) -> Execution:

@@ -71,6 +71,8 @@ class StepRecord:
     compensate_error: str | None = None
     started_at: float | None = None
     finished_at: float | None = None
+    # Re-invocations of the step while it waited for an answer (retry_interval_awaiting, retry_step).
+    awaiting_retries: int = 0
 
     @property
     def step(self) -> str:
@@ -103,7 +105,7 @@ class StepRecord:
             "compensate_state": self.compensate_state.value, "compensate_status": self.compensate_status.value,
             "attempts": self.attempts, "output": self.output, "compensate_input": self.compensate_input,
             "error": self.error, "compensate_error": self.compensate_error,
-            "started_at": self.started_at, "finished_at": self.finished_at,
+            "started_at": self.started_at, "finished_at": self.finished_at, "awaiting_retries": self.awaiting_retries,
         }
 
     @classmethod
@@ -112,7 +114,7 @@ class StepRecord:
             data["name"], data["position"], StepState(data["state"]), StepStatus(data["status"]),
             StepState(data["compensate_state"]), StepStatus(data["compensate_status"]), data["attempts"],
             data["output"], data["compensate_input"], data["error"], data["compensate_error"],
-            data["started_at"], data["finished_at"],
+            data["started_at"], data["finished_at"], data.get("awaiting_retries", 0),
         )
 
 

@@ -28,8 +28,8 @@ if TYPE_CHECKING:
     from loader.runtime.workflows.engine import WorkflowEngine
 
 __all__ = [
-    "ExecutionRun", "StepFailure", "Suspended", "Cancelled",
-    "run_step", "run_nested", "parallel", "retry_delay", "error_text",
+    "ExecutionRun", "StepFailure", "Suspended", "Cancelled", "TimedOut",
+    "run_step", "run_nested", "parallel", "retry_delay", "error_text", "Finished",
 ]
 
 _S, _T = StepState, StepStatus
@@ -48,6 +48,15 @@ class Suspended(BaseException):
 
 class Cancelled(BaseException):
     """The execution was cancelled: stop before the next step and compensate."""
+
+
+class TimedOut(BaseException):
+    """The workflow's ``timeout`` passed while the execution waited: stop and compensate."""
+
+
+@dataclass(frozen=True, slots=True)
+class Finished(StepResponse[Any]):
+    """A child workflow's answer when it finished at once: its step is done, not waiting."""
 
 
 def error_text(exc: BaseException) -> str:
@@ -97,6 +106,13 @@ class ExecutionRun:
         self.skipping: bool | str = False
         # run(transaction_id=...) retries a step left temporarily failed (auto_retry=False).
         self.retry_waiting = retry_waiting
+        # (position, bounded): re-invoke the waiting step there once (retry_step, or an
+        # awaiting timer: bounded by max_awaiting_retries).
+        self.reinvoke: tuple[str, bool] | None = None
+        # The workflow's timeout: passed before this pass began, or the running deadline.
+        self.timed_out = False
+        self.deadline: asyncio.Timeout | None = None
+        self.timed_out_records: list[StepRecord] = []
 
     def enter(self) -> tuple[Any, Any]:
         return current_context.set(self.ctx), _scope.set(_Scope(""))
@@ -125,11 +141,19 @@ class ExecutionRun:
                     await self.engine.emit(ex, "step_skipped", step.name)
                 return None
             self.skipping = False  # the step named by skip_on_permanent_failure runs: the flow goes on
-        if record is None:
-            if ex.cancelled:
-                raise Cancelled
-            return await self._invoke(step, self._new(step, position), input)
-        return await self._replay(step, record, input)
+        try:
+            if record is None:
+                if ex.cancelled:
+                    raise Cancelled
+                if self.timed_out:
+                    raise TimedOut
+                record = self._new(step, position)
+                return await self._invoke(step, record, input)
+            return await self._replay(step, record, input)
+        except asyncio.CancelledError:  # free when nothing is raised (3.11 zero-cost try)
+            if self.deadline is not None and self.deadline.expired() and record is not None:
+                self._time_out_with_workflow(step, record)
+            raise
 
     def _new(self, step: Step, position: str) -> StepRecord:
         record = StepRecord(step.name, position)
@@ -147,8 +171,13 @@ class ExecutionRun:
             if state is _S.TIMEOUT:
                 self.completed.append((step, record))
             return self._after_permanent_failure(step, StepFailure(record.error or f"step {step.name!r} failed"))
+        if step.child is not None and state is _S.INVOKING:
+            self._keep_child(step, record)  # a waiting child is cancelled if this execution is compensated
         if self.execution.cancelled:
             raise Cancelled
+        if self.timed_out and state in (_S.INVOKING, _S.NOT_STARTED):
+            self._time_out_with_workflow(step, record)
+            raise TimedOut
         if state is _S.INVOKING:
             if status is _T.PERMANENT_FAILURE:  # set_step_failure(..., force_permanent_failure=True)
                 return await self._fail(step, record, StepFailure(record.error or "failed"), status_set=True)
@@ -159,7 +188,15 @@ class ExecutionRun:
                     raise Suspended
                 record.move(status=_T.IDLE, tx=self.tx)
             elif status is _T.WAITING and step.config.async_:
-                raise Suspended  # still waiting for set_step_success / set_step_failure
+                if self.reinvoke is None or self.reinvoke[0] != record.position:
+                    raise Suspended  # still waiting for set_step_success / set_step_failure
+                bounded, self.reinvoke = self.reinvoke[1], None
+                limit = step.config.max_awaiting_retries
+                if bounded and limit is not None and record.awaiting_retries >= limit:
+                    record.move(status=_T.PERMANENT_FAILURE, tx=self.tx)
+                    failure = StepFailure(f"step {step.name!r} got no answer after {record.awaiting_retries} awaiting retries (max_awaiting_retries={limit})")
+                    return await self._fail(step, record, failure, status_set=True)
+                record.awaiting_retries += 1
         return await self._invoke(step, record, input)
 
     async def _invoke(self, step: Step, record: StepRecord, input: Any) -> Any:
@@ -185,7 +222,7 @@ class ExecutionRun:
                 failure: Exception = exc
             except Exception as exc:
                 failure = exc
-            if record.attempts > config.max_retries:
+            if record.attempts - record.awaiting_retries > config.max_retries:  # awaiting re-invocations are not failures
                 return await self._fail(step, record, failure)
             record.move(status=_T.TEMPORARY_FAILURE, tx=self.tx)
             record.error = error_text(failure)
@@ -199,11 +236,15 @@ class ExecutionRun:
             record.move(status=_T.IDLE, tx=self.tx)
         if not isinstance(response, StepResponse):
             response = StepResponse(response)
-        if config.async_:  # invoke started the work; the answer comes through set_step_success
+        if config.async_ and type(response) is not Finished:  # invoke started the work; the answer comes through set_step_success
+            if step.child is not None:
+                self.completed.append((step, record))  # a waiting child is cancelled if this execution is compensated
             try:
                 record.compensate_input = self._copy(step, record, response.compensate_input, "compensate_input")
             finally:
                 await self.storage.checkpoint(self.execution, record)
+            if config.retry_interval_awaiting is not None:
+                self.engine.schedule_awaiting_retry(self.execution, record, config.retry_interval_awaiting)
             await self.engine.emit(self.execution, "step_awaiting", step.name)
             raise Suspended
         await self.succeed(step.name, record, response)
@@ -251,6 +292,43 @@ class ExecutionRun:
         await self.storage.checkpoint(self.execution, record)
         await self.engine.emit(self.execution, "step_failure", step.name)
         return self._after_permanent_failure(step, StepFailure(record.error))
+
+    def _time_out_with_workflow(self, step: Step, record: StepRecord) -> None:
+        """The workflow's timeout passed while this step ran or waited: mark it ``timeout``, to be
+        compensated with the completed steps (skip/continue do not apply to a workflow timeout)."""
+        if record.state is _S.INVOKING:
+            if record.status is _T.IDLE:
+                record.move(status=_T.WAITING, tx=self.tx)
+            record.move(_S.TIMEOUT, None if record.status is _T.PERMANENT_FAILURE else _T.PERMANENT_FAILURE, tx=self.tx)
+            record.error = f"TimeoutError: workflow {self.execution.workflow!r} timed out while step {step.name!r} ran or waited"
+            record.finished_at = now()
+            self.timed_out_records.append(record)
+            if step.child is not None:  # cut short while the child ran: compensating cancels it
+                self._keep_child(step, record)
+                return
+        elif record.state is _S.NOT_STARTED:
+            record.move(_S.SKIPPED_FAILURE, tx=self.tx)
+            self.timed_out_records.append(record)
+            return
+        elif record.state is not _S.DONE:
+            return
+        if not any(r is record for _, r in self.completed):
+            self.completed.append((step, record))
+
+    def _keep_child(self, step: Step, record: StepRecord) -> None:
+        """A child's step to compensate (by cancelling the child) even if its invoke never returned."""
+        if record.compensate_input is None and step.child is not None:
+            record.compensate_input = {"workflow": step.child.name, "transaction_id": f"{self.tx}/{record.position}"}
+        self.completed.append((step, record))
+
+    async def workflow_timed_out(self, timeout: float) -> list[str]:
+        """Checkpoint the steps the workflow's timeout cut short; the errors to compensate with."""
+        ex = self.execution
+        for record in self.timed_out_records:
+            await self.storage.checkpoint(ex, record)
+            await self.engine.emit(ex, "step_failure", record.name)
+        await self.engine.emit(ex, "timeout")
+        return [f"TimeoutError: workflow {ex.workflow!r} took longer than its timeout of {timeout}s"]
 
     def _after_permanent_failure(self, step: Step, exc: Exception) -> Any:
         config = step.config
@@ -304,7 +382,7 @@ async def run_step(step: Step, input: Any) -> Any:
 
 
 async def run_nested(workflow: Workflow, input: Any) -> Any:
-    """A workflow awaited inside another runs in the caller's execution: its steps are the caller's."""
+    """A workflow awaited inside another runs as one step of it (``<name>-as-step``), with an execution of its own."""
     ctx = current_context.get()
     if ctx is None or ctx.runner is None:
         result = await workflow.run(input, throw_on_error=True)
@@ -314,7 +392,10 @@ async def run_nested(workflow: Workflow, input: Any) -> Any:
                 "run it with engine.run(...) and continue it by its transaction id"
             )
         return result.result
-    return await workflow.fn(input, ctx)
+    scope = _scope.get()
+    position = f"{scope.prefix}{scope.counter}"  # the position run.step gives the child's step
+    call = {"input": input, "transaction_id": f"{ctx.transaction_id}/{position}", "position": position}
+    return await ctx.runner.step(workflow.as_step, call)
 
 
 async def parallel(*awaitables: Awaitable[Any]) -> list[Any]:
@@ -338,7 +419,7 @@ async def parallel(*awaitables: Awaitable[Any]) -> list[Any]:
 
     outcomes = await asyncio.gather(*(branch(i, a) for i, a in enumerate(awaitables)))
     failures = [value for ok, value in outcomes if not ok]
-    for kind in (Exception, Cancelled, Suspended):
+    for kind in (TimedOut, Exception, Cancelled, Suspended):
         for failure in failures:
             if isinstance(failure, kind):
                 raise failure

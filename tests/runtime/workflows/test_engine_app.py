@@ -52,7 +52,7 @@ async def stock(input, ctx):
 
 @create_workflow("order")
 async def order(input, ctx):
-    reserved = await {first}(input)  # a nested workflow: its steps are this execution's
+    reserved = await {first}(input)  # a nested workflow: one step of this execution, an execution of its own
     await ask_human(reserved)
     return await charge_card(reserved)
 """
@@ -89,7 +89,7 @@ def test_the_engine_is_the_configured_provider_and_routes_use_it(make_project) -
         return started, approved, app.workflows["order"].fn.__globals__["CALLS"]
 
     started, approved, calls = serve(root, scenario)
-    assert started == {"state": "invoking", "steps": ["reserve", "ask"]}  # the nested workflow's step is recorded here
+    assert started == {"state": "invoking", "steps": ["stock-as-step", "ask"]}  # the nested workflow is one step here
     assert approved == {"state": "done", "result": "paid"}
     assert calls == ["reserve", "ask", "charge"]
 
@@ -108,7 +108,7 @@ def test_an_interrupted_run_is_continued_by_run_with_its_transaction_id(make_pro
         await asyncio.gather(continuing, return_exceptions=True)
         interrupted = await engine.get("order", "o-1")
         assert interrupted.state is ExecutionState.INVOKING
-        assert [(s.name, s.state.value) for s in interrupted.steps] == [("reserve", "done"), ("ask", "done")]
+        assert [(s.name, s.state.value) for s in interrupted.steps] == [("stock-as-step", "done"), ("ask", "done")]
         del g["GATE"]["started"]
         result = await engine.run("order", transaction_id="o-1")
         return result.state, result.result, g["CALLS"]
@@ -136,4 +136,4 @@ def test_a_waiting_execution_resumes_on_the_reloaded_code_or_fails_naming_the_mi
     assert resumed.result == "paid twice" and before
     assert mismatched.state is ExecutionState.REVERTED
     [error] = mismatched.errors
-    assert "calls step 'charge' at position 0 where the record has step 'reserve' (recorded on version " in error
+    assert "calls step 'charge' at position 0 where the record has step 'stock-as-step' (recorded on version " in error

@@ -48,6 +48,7 @@ def define(metadata: MetaData) -> tuple[Table, Table]:
         Column("compensate_state", String(32), nullable=False),
         Column("compensate_status", String(32), nullable=False),
         Column("attempts", Integer, nullable=False),
+        Column("awaiting_retries", Integer, nullable=False, server_default="0"),
         Column("output", Text, nullable=False),
         Column("compensate_input", Text, nullable=False),
         Column("error", Text),
