@@ -53,7 +53,7 @@ def inspect(project: Path, as_json: bool) -> None:
 @cli.command()
 @project_argument
 @click.option("--host", help="Interface to bind (default: project.http.host, 127.0.0.1).")
-@click.option("--port", type=click.IntRange(1, 65535), help="Port to bind (default: project.http.port, 9000).")
+@click.option("--port", type=click.IntRange(0, 65535), help="Port to bind (default: project.http.port, 9000; 0: any free port).")
 @click.option("--grace", type=float, default=10.0, show_default=True, help="Seconds to let requests, jobs and events finish on shutdown.")
 @click.option("--allow-pending-migrations", is_flag=True, help="Serve even if migrations are pending.")
 @click.option("--log-format", type=click.Choice(["console", "json"]), help="Log lines as text or as JSON objects (default: project.logging.format, console).")
@@ -87,8 +87,9 @@ def start(
     if app.project.safe_mode:
         say(_safe_mode_note(app.project))
     http = app.project.config.project.http
-    host, port = host or http.host, port or http.port
+    host, port = host or http.host, http.port if port is None else port
     sock = listen(host, port)  # a port in use is one line here, before anything starts
+    port = sock.getsockname()[1]  # the one the system chose, for --port 0
     snapshot = app.registry.snapshot()
     serving = (
         f"serving {app.root.name} on http://{host}:{port} ({app.worker_mode} mode: "
@@ -119,7 +120,7 @@ def start(
 @cli.command()
 @project_argument
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
-@click.option("--port", type=click.IntRange(1, 65535), help="Port to bind (default: project.http.port, 9000).")
+@click.option("--port", type=click.IntRange(0, 65535), help="Port to bind (default: project.http.port, 9000; 0: any free port).")
 @clean_errors
 def develop(project: Path, host: str, port: int | None) -> None:
     """Serve PROJECT and reload what you change while it runs (see docs/reload.md)."""

@@ -170,7 +170,7 @@ def test_start_and_develop_on_a_port_in_use_say_so_in_one_line(make_project) -> 
 def test_start_refuses_a_port_out_of_range_and_a_missing_folder(make_project, tmp_path: Path) -> None:
     root = make_project({"src/api/hi/route.py": "async def GET(request):\n    return {}\n"})
     result = _start(root, "--port", "99999")
-    assert result.returncode == 2 and "'--port': 99999 is not in the range 1<=x<=65535" in result.stderr
+    assert result.returncode == 2 and "'--port': 99999 is not in the range 0<=x<=65535" in result.stderr
     assert "Traceback" not in result.stderr
     result = _start(tmp_path / "nope")
     assert result.returncode == 1 and result.stderr.strip() == f"error: no such folder: {tmp_path / 'nope'}"
