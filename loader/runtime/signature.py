@@ -29,6 +29,7 @@ import datetime
 import decimal
 import enum
 import inspect
+import sys
 import types
 import typing
 import uuid
@@ -41,7 +42,6 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, PydanticUserError, TypeAdapter, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
-from starlette.requests import Request
 
 __all__ = ["HandlerSignature", "Param", "SignatureError", "analyse", "fresh", "path_params_of", "validate_params"]
 
@@ -127,8 +127,11 @@ def path_params_of(url_path: str) -> tuple[str, ...]:
 
 def analyse(handler: Callable[..., Any], url_path: str) -> HandlerSignature:
     """Read ``handler``'s signature against the route's path; raise SignatureError if it cannot be called."""
-    if inspect.isasyncgenfunction(inspect.unwrap(handler)):
+    function = inspect.unwrap(handler)
+    if inspect.isasyncgenfunction(function):
         raise SignatureError("it is an async generator (it yields); return a value, or a Starlette StreamingResponse")
+    if function is handler and _only_the_request(function):
+        return _ONLY_REQUEST
     try:
         parameters = list(inspect.signature(handler).parameters.values())
     except (TypeError, ValueError) as exc:
@@ -232,9 +235,27 @@ def _hints(handler: Callable[..., Any], parameters: list[inspect.Parameter]) -> 
 
 
 def _is_request(name: str, annotation: Any, index: int) -> bool:
-    if isinstance(annotation, type) and issubclass(annotation, Request):
+    # Starlette's Request, looked up rather than imported: a file annotated with it has imported
+    # it, and a boot (``loader inspect``) need not load Starlette for files that are not.
+    requests = sys.modules.get("starlette.requests")
+    if requests is not None and isinstance(annotation, type) and issubclass(annotation, requests.Request):
         return True
     return index == 0 and name == "request"
+
+
+#: ``async def GET(request)``, the most common handler: read from its code object, no signature
+#: or annotation to resolve (a boot reads thousands of them).
+_ONLY_REQUEST = HandlerSignature()
+_PLAIN_ARGS = inspect.CO_VARARGS | inspect.CO_VARKEYWORDS
+
+
+def _only_the_request(function: Any) -> bool:
+    code = getattr(function, "__code__", None)
+    return (
+        code is not None and code.co_argcount == 1 and code.co_kwonlyargcount == 0 and code.co_posonlyargcount == 0
+        and not code.co_flags & _PLAIN_ARGS and code.co_varnames[0] == "request"
+        and not getattr(function, "__annotations__", None) and not getattr(function, "__defaults__", None)
+    )
 
 
 def _model_of(annotation: Any) -> tuple[type[BaseModel] | None, bool]:
