@@ -119,7 +119,7 @@ def _loader_config(provider: str, database_url: str | None) -> str:
 
 
 async def _run_loader(provider: str, database_url: str | None, n: int, workdir: Path) -> dict[str, float]:
-    project = workdir / f"loader_{provider}"
+    project = workdir / f"loader_{provider}_{uuid.uuid4().hex[:8]}"
     (project / "src" / "workflows").mkdir(parents=True, exist_ok=True)
     (project / "src" / "workflows" / "bench.py").write_text(WORKFLOW)
     (project / "loader_config.py").write_text(_loader_config(provider, database_url))
@@ -185,6 +185,8 @@ def _child(system: str, database: str, n: int, workdir: Path) -> dict[str, float
         database_url = f"sqlite:///{workdir / f'{system}-{uuid.uuid4().hex[:8]}.sqlite'}"
     elif database == "postgresql":
         database_url = POSTGRES + f"bench_{system}_{uuid.uuid4().hex[:8]}"
+        if system == "loader":  # DBOS creates its system database itself; loader migrates an existing one
+            _admin(f'CREATE DATABASE "{database_url.rsplit("/", 1)[1]}"')
     try:
         if system == "dbos":
             assert database_url is not None
@@ -197,11 +199,15 @@ def _child(system: str, database: str, n: int, workdir: Path) -> dict[str, float
 
 
 def _drop_database(name: str) -> None:
+    _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _admin(statement: str) -> None:
     from sqlalchemy import create_engine, text
 
-    engine = create_engine(POSTGRES + "postgres", isolation_level="AUTOCOMMIT")
+    engine = create_engine(POSTGRES.replace("postgresql://", "postgresql+psycopg://") + "postgres", isolation_level="AUTOCOMMIT")
     with engine.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        connection.execute(text(statement))
     engine.dispose()
 
 
