@@ -12,11 +12,14 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
 
 from loader.config.env import env_seconds, env_str
+from loader.config.loading import CONFIG_FILE
+from loader.errors import ConfigError
 from loader.project import Project
 
-__all__ = ["DATABASE_URL_ENV", "database_url", "make_engine", "sqlite_file", "display_url", "lock_timeout"]
+__all__ = ["DATABASE_URL_ENV", "database_url", "parse_url", "make_engine", "sqlite_file", "display_url", "lock_timeout"]
 
 DATABASE_URL_ENV = "LOADER_DATABASE_URL"
 LOCK_TIMEOUT_ENV = "LOADER_MIGRATION_LOCK_TIMEOUT"
@@ -29,16 +32,39 @@ def database_url(project: Project) -> URL:
     ``postgresql://`` and ``postgres://`` URLs get the psycopg 3 driver; a relative SQLite
     path is read from the project folder, not from wherever the command was started.
     """
-    text = env_str(DATABASE_URL_ENV) or project.config.project.database_url
+    from_env = env_str(DATABASE_URL_ENV)
+    text = from_env or project.config.project.database_url
     if not text:
         return make_url(f"sqlite:///{project.root / '.loader' / 'loader.db'}")
-    url = make_url(text)
+    url = parse_url(text, DATABASE_URL_ENV if from_env else f"project.database_url in {CONFIG_FILE}")
     if url.drivername in ("postgresql", "postgres"):
         url = url.set(drivername="postgresql+psycopg")
     if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
         path = Path(url.database)
         if not path.is_absolute():
             url = url.set(database=str(project.root / path))
+    return url
+
+
+def parse_url(text: str, source: str) -> URL:
+    """``text`` as a SQLAlchemy URL; a malformed one is a ``ConfigError`` naming ``source``.
+
+    The text itself is never shown (it may hold a password). A password holding ``@`` must be
+    percent-encoded: unencoded, the URL parser takes the part after the first ``@`` for the host
+    (and a message showing that host would show the rest of the password).
+    """
+    scheme, sep, rest = text.partition("://")
+    if sep and rest.split("/", 1)[0].count("@") > 1:
+        raise ConfigError(f"{source}: the password holds '@'; write it percent-encoded, as %40")
+    try:
+        url = make_url(text)
+    except (ArgumentError, ValueError):
+        url = None
+    if url is None or not sep:
+        raise ConfigError(
+            f"{source} is not a database URL; expected postgresql://user:password@host:5432/name "
+            "or sqlite:///path/to/file.db"
+        )
     return url
 
 

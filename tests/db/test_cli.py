@@ -67,3 +67,21 @@ def test_broken_migration_file_stops_migrate_before_the_database(make_project) -
     assert result.exit_code == 1
     assert f"error: {path_of('20250102000000')}:1: a migration file must define exactly one Migration subclass; found none" in result.stderr
     assert not (root / ".loader" / "loader.db").exists()
+
+
+def test_a_malformed_database_url_is_one_line_that_shows_no_password(make_project) -> None:
+    root = make_project({**MODULE, **create("20250101000000", "a")})
+    cases = {
+        "notaurl": "error: LOADER_DATABASE_URL is not a database URL; expected postgresql://user:password@host:5432/name or sqlite:///path/to/file.db",
+        "postgresql://shop:p@ss@127.0.0.1:1/x": "error: LOADER_DATABASE_URL: the password holds '@'; write it percent-encoded, as %40",
+    }
+    import os
+
+    for url, line in cases.items():
+        done = subprocess.run(
+            [sys.executable, "-m", "loader", "db", "status", str(root)],
+            capture_output=True, text=True, timeout=60, env={**os.environ, "LOADER_DATABASE_URL": url},
+        )
+        assert done.returncode == 1, url
+        assert done.stderr.strip() == line
+        assert "ss@" not in done.stderr + done.stdout and "Traceback" not in done.stderr
