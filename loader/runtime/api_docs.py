@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 import tomllib
 from collections.abc import Awaitable, Callable
+from functools import cached_property
 from pathlib import Path
 
 from starlette.concurrency import run_in_threadpool
@@ -21,7 +22,6 @@ from starlette.responses import FileResponse, HTMLResponse, Response
 
 from loader.runtime.handlers import error_response
 from loader.runtime.http import HttpApp
-from loader.runtime.openapi import openapi_document, openapi_json
 
 __all__ = ["ApiDocs", "OPENAPI_PATH", "DOCS_PATH", "SWAGGER_UI_VERSION", "project_version"]
 
@@ -56,22 +56,32 @@ def project_version(root: Path) -> str:
 class ApiDocs:
     """The OpenAPI document of what ``http`` serves, cached per route table version.
 
+    Nothing is read or built at boot: the version, the document and the OpenAPI code itself
+    wait for the first request that asks for them.
+
     Args:
         http: The ASGI app whose current route table is described.
         title: ``info.title`` (the project folder's name).
-        version: ``info.version``.
+        root: The project folder, whose ``pyproject.toml`` gives ``info.version``.
     """
 
-    def __init__(self, http: HttpApp, title: str, version: str) -> None:
-        self.http, self.title, self.version = http, title, version
+    def __init__(self, http: HttpApp, title: str, root: Path) -> None:
+        self.http, self.title, self.root = http, title, root
         # The id, not the table: a table swapped out (new middlewares) must not be kept alive
         # here with its handlers. A new table always comes with a new version, so the pair
         # cannot match a table it was not taken from.
         self._built_for: tuple[int, int] | None = None
         self._body = b""
 
+    @cached_property
+    def version(self) -> str:
+        """``info.version``: read once, when first needed."""
+        return project_version(self.root)
+
     async def document_bytes(self) -> bytes:
         """The document as JSON, built again only when the route table changed since last time."""
+        from loader.runtime.openapi import openapi_document, openapi_json  # on first use, not at boot
+
         table = self.http.table
         key = (id(table), table.version)
         if key != self._built_for:

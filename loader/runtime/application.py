@@ -171,9 +171,9 @@ class Application:
         document = http.openapi if http.openapi is not None else (http.docs or self.openapi_default)
         if not document or not self.serves_routes:
             return
-        from loader.runtime.api_docs import ApiDocs, project_version
+        from loader.runtime.api_docs import ApiDocs
 
-        docs = ApiDocs(self.asgi, self.root.name, project_version(self.root))
+        docs = ApiDocs(self.asgi, self.root.name, self.root)
         self.asgi.fallback.update(docs.endpoints(page=document if http.docs is None else http.docs))
 
     def _make_engine(self) -> Engine:
