@@ -89,7 +89,7 @@ class RouteKind(BaseKind):
         path, problem = url_path_of(source.relpath)
         if problem:
             raise self.invalid(source, 1, problem)
-        # pydantic and Starlette are imported with the first route file, not with ``import loader``.
+        # The signature code (pydantic adapters) loads with the first route file, not with ``import loader``.
         from loader.runtime.signature import SignatureError, analyse
 
         resources = []

@@ -30,9 +30,8 @@ from starlette.websockets import WebSocketClose
 from loader.config.models import DEFAULT_MAX_BODY_SIZE, CorsConfig
 from loader.errors import LoaderError
 from loader.kinds.middlewares import MiddlewareRoute, compile_matcher
-from loader.kinds.routes import HTTP_METHODS
 from loader.runtime.handlers import error_response, http_error, prepare_handler, response_for
-from loader.types import Resource
+from loader.types import HTTP_METHODS, Resource
 
 __all__ = ["HttpApp", "RouteTable", "TableEdit", "build_route_table"]
 
