@@ -11,6 +11,7 @@ when it happens (:meth:`RouteTable.answer`).
 
 from __future__ import annotations
 
+import asyncio
 import bisect
 import inspect
 import os
@@ -390,7 +391,12 @@ class HttpApp:
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
-            message = await receive()
+            try:
+                message = await receive()
+            except asyncio.CancelledError:
+                # A second Ctrl-C: uvicorn exits at once, skipping the shutdown, and the loop's
+                # teardown cancels this wait; ending here spares the user uvicorn's traceback of it.
+                return
             if message["type"] == "lifespan.startup":
                 try:
                     if self._on_startup:

@@ -204,3 +204,29 @@ def test_h_is_help_everywhere() -> None:
     for args in (["-h"], ["start", "-h"], ["db", "migrate", "-h"], ["inspect", "-h"]):
         result = subprocess.run([sys.executable, "-m", "loader", *args], capture_output=True, text=True, timeout=60)
         assert result.returncode == 0 and result.stdout.startswith("Usage: loader"), args
+
+
+def test_a_second_ctrl_c_exits_at_once_without_a_traceback(make_project) -> None:
+    # An open keep-alive connection makes uvicorn wait; a second SIGINT forces the exit, and the
+    # loop's teardown cancels the lifespan task: that must not print uvicorn's traceback of it.
+    root = make_project({"src/api/hi/route.py": "async def GET(request):\n    return {'hi': 1}\n"})
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "loader", "start", str(root), "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    try:
+        wait_for(f"http://127.0.0.1:{port}/hi", process)
+        with socket.create_connection(("127.0.0.1", port)) as kept_alive:
+            kept_alive.sendall(b"GET /hi HTTP/1.1\r\nHost: x\r\n\r\n")
+            kept_alive.recv(1000)
+            process.send_signal(signal.SIGINT)
+            time.sleep(0.05)
+            process.send_signal(signal.SIGINT)
+            output, _ = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130
+    assert "Traceback" not in output and "Aborted" not in output
